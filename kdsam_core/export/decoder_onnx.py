@@ -1,0 +1,110 @@
+"""Decoder ONNX export with the official ``segment-anything`` contract, correct at every image size.
+
+The published ``segment_anything.utils.onnx.SamOnnxModel.mask_postprocessing`` crops the upscaled
+masks with ``int(prepadded_size[0])``, which the tracer records as a constant: the exported model
+keeps cropping to the padded size of the *dummy* ``orig_im_size`` used at export time and returns
+distorted masks for every other image size. :class:`DecoderOnnxModel` replaces that step with a
+bilinear resize whose source and target sizes are computed from the ``orig_im_size`` input inside
+the graph, reproducing ``F.interpolate(..., mode="bilinear", align_corners=False)`` exactly.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from segment_anything.modeling import Sam
+from segment_anything.utils.onnx import SamOnnxModel
+
+INPUT_NAMES = ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"]
+OUTPUT_NAMES = ["masks", "iou_predictions", "low_res_masks"]
+
+
+def _source_indices(in_size: torch.Tensor, out_size: torch.Tensor):
+    """Gather indices and weights of a 1-D bilinear resize ``in_size → out_size`` (align_corners=False)."""
+    scale = in_size.to(torch.float32) / out_size.to(torch.float32)
+    dst = torch.arange(out_size, dtype=torch.float32)  # traced as an ONNX Range over a dynamic size
+    src = ((dst + 0.5) * scale - 0.5).clamp(min=0.0)
+    last = in_size.to(torch.int64) - 1
+    i0 = torch.minimum(src.floor().to(torch.int64), last)
+    i1 = torch.minimum(i0 + 1, last)
+    weight = (src - i0.to(torch.float32)).clamp(0.0, 1.0)
+    return i0, i1, weight
+
+
+def resize_bilinear_dynamic(
+    x: torch.Tensor, in_h: torch.Tensor, in_w: torch.Tensor, out_h: torch.Tensor, out_w: torch.Tensor
+) -> torch.Tensor:
+    """Resize the top-left ``in_h × in_w`` crop of ``x`` (``(B, C, H, W)``) to ``out_h × out_w``.
+
+    Equals ``F.interpolate(x[..., :in_h, :in_w], (out_h, out_w), mode="bilinear",
+    align_corners=False)`` but with every size a tensor, so it exports to ONNX with dynamic shapes.
+    """
+    y0, y1, wy = _source_indices(in_h, out_h)
+    x0, x1, wx = _source_indices(in_w, out_w)
+    top = torch.index_select(x, 2, y0)
+    bottom = torch.index_select(x, 2, y1)
+    rows = top + (bottom - top) * wy.view(1, 1, -1, 1)  # (B, C, out_h, W)
+    left = torch.index_select(rows, 3, x0)
+    right = torch.index_select(rows, 3, x1)
+    return left + (right - left) * wx.view(1, 1, 1, -1)  # (B, C, out_h, out_w)
+
+
+class DecoderOnnxModel(SamOnnxModel):
+    """``SamOnnxModel`` with a size-correct ``mask_postprocessing``.
+
+    Inputs: ``image_embeddings`` (1, 256, G, G), ``point_coords`` (1, N, 2) in the input space,
+    ``point_labels`` (1, N), ``mask_input`` (1, 1, 4G, 4G), ``has_mask_input`` (1,),
+    ``orig_im_size`` (2,) as ``(H, W)``. Outputs: ``masks`` (1, M, H, W) logits at the original
+    size, ``iou_predictions`` (1, M), ``low_res_masks`` (1, M, 4G, 4G); M = 1 for the single-mask
+    variant, 4 otherwise.
+    """
+
+    def mask_postprocessing(self, masks: torch.Tensor, orig_im_size: torch.Tensor) -> torch.Tensor:
+        masks = F.interpolate(masks, size=(self.img_size, self.img_size), mode="bilinear", align_corners=False)
+        prepadded = self.resize_longest_image_size(orig_im_size, self.img_size)
+        out = orig_im_size.to(torch.int64)
+        return resize_bilinear_dynamic(masks, prepadded[0], prepadded[1], out[0], out[1])
+
+
+def dummy_decoder_inputs(model: Sam, num_points: int = 5) -> dict[str, torch.Tensor]:
+    """Example inputs for tracing (the values don't matter: every size is dynamic)."""
+    grid = model.prompt_encoder.image_embedding_size
+    embed_dim = model.prompt_encoder.embed_dim
+    return {
+        "image_embeddings": torch.randn(1, embed_dim, *grid, dtype=torch.float),
+        "point_coords": torch.randint(low=0, high=model.image_encoder.img_size, size=(1, num_points, 2), dtype=torch.float),
+        "point_labels": torch.randint(low=0, high=4, size=(1, num_points), dtype=torch.float),
+        "mask_input": torch.randn(1, 1, 4 * grid[0], 4 * grid[1], dtype=torch.float),
+        "has_mask_input": torch.tensor([1], dtype=torch.float),
+        "orig_im_size": torch.tensor([1500, 2250], dtype=torch.float),
+    }
+
+
+def export_decoder_onnx(model: Sam, path: Path, *, multimask: bool = False, opset: int = 17) -> Path:
+    """Export ``model``'s prompt encoder + mask decoder to ``path`` (ONNX, official contract)."""
+    onnx_model = DecoderOnnxModel(model, return_single_mask=not multimask).eval()
+    inputs = dummy_decoder_inputs(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.onnx.export(
+            onnx_model,
+            tuple(inputs.values()),
+            str(tmp),
+            export_params=True,
+            opset_version=opset,
+            do_constant_folding=True,
+            input_names=INPUT_NAMES,
+            output_names=OUTPUT_NAMES,
+            dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+            dynamo=False,
+        )
+    tmp.replace(path)
+    return path

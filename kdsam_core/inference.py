@@ -1,0 +1,47 @@
+"""Image → embedding with a KD-SAM (or any SAM-like) image encoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from segment_anything.modeling import Sam
+
+from kdsam_core.transforms import prepare_image
+
+
+@dataclass(frozen=True)
+class ImageEmbedding:
+    """An encoder output with the sizes the decoder needs."""
+
+    embedding: np.ndarray  #: (1, 256, G, G) float32
+    original_size: tuple[int, int]  #: (H, W)
+    input_size: tuple[int, int]  #: (h', w') after the longest-side resize
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a clear error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was requested but no CUDA GPU is available; use --device cpu")
+    return torch.device(device)
+
+
+@torch.inference_mode()
+def embed_image(model: Sam, image: np.ndarray, device: torch.device | str = "cpu") -> ImageEmbedding:
+    """Preprocess an ``(H, W, 3)`` uint8 RGB image exactly like SAM and run the image encoder."""
+    device = torch.device(device)
+    prepared = prepare_image(image, model.image_encoder.img_size)
+    tensor = prepared.tensor.to(device)
+    if device.type == "cuda":
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            embedding = model.image_encoder(tensor.contiguous(memory_format=torch.channels_last))
+    else:
+        embedding = model.image_encoder(tensor)
+    return ImageEmbedding(
+        embedding=embedding.float().cpu().numpy(),
+        original_size=prepared.original_size,
+        input_size=prepared.input_size,
+    )
