@@ -24,6 +24,8 @@ OUTPUT_NAMES = ["masks", "iou_predictions", "low_res_masks"]
 
 def _source_indices(in_size: torch.Tensor, out_size: torch.Tensor):
     """Gather indices and weights of a 1-D bilinear resize ``in_size → out_size`` (align_corners=False)."""
+    # float32 like PyTorch's kernel; its fused multiply-add may round source indices 1 ulp apart,
+    # which moves interpolated values by < 1e-4 of their range at the largest sizes.
     scale = in_size.to(torch.float32) / out_size.to(torch.float32)
     dst = torch.arange(out_size, dtype=torch.float32)  # traced as an ONNX Range over a dynamic size
     src = ((dst + 0.5) * scale - 0.5).clamp(min=0.0)

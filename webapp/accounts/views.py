@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webapp.accounts.serializers import SessionSerializer
+
+
+class SessionView(APIView):
+    @extend_schema(responses=SessionSerializer, operation_id="session")
+    def get(self, request):
+        return Response({"user": SessionSerializer(request.user).data})

@@ -1,0 +1,128 @@
+"""KD-SAM Studio's configuration: one typed object read from the environment.
+
+Every setting a deployment can change is a field here; ``settings.py`` only translates this object
+into Django's names. Defaults give the embedded configuration (SQLite + an embedded Redis under the
+data dir) so that a fresh machine needs nothing but Python.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name}={value!r} is not a boolean; use 1/0, true/false, yes/no")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigurationError(f"{name}={value!r} is not an integer") from None
+
+
+@dataclass(frozen=True)
+class StudioConfig:
+    """Everything configurable, with the environment variable that sets each field."""
+
+    environment: str = "development"  #: KDSAM_ENV: development | production | test
+    data_dir: Path = REPO_ROOT / "data"  #: KDSAM_DATA_DIR: database, uploads, embeddings, models
+    weights_dir: Path = REPO_ROOT / "weights"  #: KDSAM_WEIGHTS_DIR: trained/official weight files
+    database_url: str = ""  #: DATABASE_URL; empty → SQLite file in the data dir
+    redis_url: str = ""  #: REDIS_URL; empty → embedded Redis under the data dir
+    secret_key: str = ""  #: SECRET_KEY; generated and stored in the data dir outside production
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")  #: ALLOWED_HOSTS (comma list)
+    csrf_trusted_origins: tuple[str, ...] = ()  #: CSRF_TRUSTED_ORIGINS (comma list)
+    max_upload_mb: int = 50  #: KDSAM_MAX_UPLOAD_MB
+    max_image_pixels: int = 100_000_000  #: KDSAM_MAX_IMAGE_PIXELS (decompression-bomb guard)
+    celery_eager: bool = False  #: KDSAM_CELERY_EAGER: run tasks inline (tests)
+    torch_threads: int = 0  #: KDSAM_TORCH_THREADS: encoder threads in the worker (0 = all cores)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def debug(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "StudioConfig":
+        # Under pytest the default is the isolated "test" environment with a throw-away data dir.
+        environment = env.get("KDSAM_ENV") or ("test" if "pytest" in sys.modules else "development")
+        if environment not in ("development", "production", "test"):
+            raise ConfigurationError(f"KDSAM_ENV={environment!r}; use development, production or test")
+        default_data_dir = Path(tempfile.mkdtemp(prefix="kdsam-test-")) if environment == "test" else cls.data_dir
+        data_dir = Path(env.get("KDSAM_DATA_DIR") or default_data_dir).expanduser().resolve()
+        weights_dir = Path(env.get("KDSAM_WEIGHTS_DIR") or cls.weights_dir).expanduser().resolve()
+        hosts = tuple(h.strip() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip())
+        origins = tuple(o.strip() for o in env.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip())
+        secret_key = env.get("SECRET_KEY", "")
+        if not secret_key:
+            if environment == "production":
+                raise ConfigurationError(
+                    "SECRET_KEY must be set in production (KDSAM_ENV=production): generate one with "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+                )
+            secret_key = _stored_secret_key(data_dir)
+        if environment == "production" and not hosts:
+            raise ConfigurationError("ALLOWED_HOSTS must list the site's host names in production")
+        return cls(
+            environment=environment,
+            data_dir=data_dir,
+            weights_dir=weights_dir,
+            database_url=env.get("DATABASE_URL", ""),
+            redis_url=env.get("REDIS_URL", ""),
+            secret_key=secret_key,
+            allowed_hosts=hosts or cls.allowed_hosts,
+            csrf_trusted_origins=origins,
+            max_upload_mb=_int(env, "KDSAM_MAX_UPLOAD_MB", cls.max_upload_mb),
+            max_image_pixels=_int(env, "KDSAM_MAX_IMAGE_PIXELS", cls.max_image_pixels),
+            celery_eager=_bool(env, "KDSAM_CELERY_EAGER", False),
+            torch_threads=_int(env, "KDSAM_TORCH_THREADS", 0),
+        )
+
+
+def _stored_secret_key(data_dir: Path) -> str:
+    """The development secret key: generated once and kept in ``<data_dir>/secret_key``."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(64)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its key
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key

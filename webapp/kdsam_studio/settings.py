@@ -1,0 +1,160 @@
+"""Django settings: a translation of :class:`StudioConfig` into Django's names. Edit config.py, not this."""
+
+from __future__ import annotations
+
+import dj_database_url
+
+from webapp.kdsam_studio.config import REPO_ROOT, StudioConfig
+
+STUDIO = StudioConfig.from_env()
+STUDIO.data_dir.mkdir(parents=True, exist_ok=True)
+
+BASE_DIR = REPO_ROOT
+SECRET_KEY = STUDIO.secret_key
+DEBUG = STUDIO.debug
+ALLOWED_HOSTS = list(STUDIO.allowed_hosts)
+CSRF_TRUSTED_ORIGINS = list(STUDIO.csrf_trusted_origins)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "webapp.accounts",
+    "webapp.registry",
+    "webapp.segmentation",
+]
+
+MIDDLEWARE = [
+    "webapp.kdsam_studio.middleware.CrossOriginIsolationMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.kdsam_studio.urls"
+ASGI_APPLICATION = "webapp.kdsam_studio.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [REPO_ROOT / "webapp" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+_database_url = STUDIO.database_url or f"sqlite:///{STUDIO.data_dir / 'kdsam.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and worker write concurrently: WAL + immediate transactions + a generous busy timeout.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(STUDIO.data_dir / "test-kdsam.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis: broker and channel layer --------------------------------------------------------
+if STUDIO.redis_url:
+    REDIS_URL = STUDIO.redis_url
+elif STUDIO.environment == "test":
+    REDIS_URL = ""  # unit tests: eager Celery and an in-memory channel layer
+else:
+    from webapp.kdsam_studio import embedded_redis
+
+    REDIS_URL = embedded_redis.ensure_running(STUDIO.data_dir)
+
+CHANNEL_LAYERS = (
+    {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    if REDIS_URL
+    else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+)
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = STUDIO.celery_eager or not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_ROUTES = {"worker.tasks.embed_image": {"queue": "gpu"}}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- files ----------------------------------------------------------------------------------
+MEDIA_ROOT = STUDIO.data_dir / "media"
+MEDIA_URL = "/media/"  # never served directly: every file goes through an access-checked view
+STATIC_URL = "/static/"
+STATIC_ROOT = STUDIO.data_dir / "static"
+FRONTEND_DIST = REPO_ROOT / "frontend" / "dist"
+STATICFILES_DIRS = [("app", FRONTEND_DIST)] if FRONTEND_DIST.is_dir() else []
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_MIMETYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".onnx": "application/octet-stream"}
+DATA_UPLOAD_MAX_MEMORY_SIZE = STUDIO.max_upload_mb * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- auth, API ------------------------------------------------------------------------------
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "webapp.kdsam_studio.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "KD-SAM Studio API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+# --- production hardening (python manage.py check --deploy passes with KDSAM_ENV=production) ---
+if STUDIO.production:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_REFERRER_POLICY = "same-origin"

@@ -1,0 +1,131 @@
+"""Start KD-SAM Studio: database migrations, the model, web server and worker, in one command.
+
+    python -m webapp.run [--host 127.0.0.1] [--port 8000] [--no-worker]
+
+Uses the configuration of ``webapp.kdsam_studio.config`` (embedded SQLite + Redis by default). Prints
+the URL (and, on the first run, the generated admin password), then supervises daphne and a Celery
+worker; Ctrl-C or SIGTERM stops every process it started, the embedded Redis included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.kdsam_studio.settings")
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        if _port_in_use(host, port):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("KDSAM_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("KDSAM_PORT", "8000")))
+    parser.add_argument("--no-worker", action="store_true", help="start only the web server (workers run elsewhere)")
+    args = parser.parse_args(argv)
+
+    if _port_in_use(args.host, args.port):
+        print(f"kdsam: port {args.port} on {args.host} is already in use; stop the other server or pass --port.", file=sys.stderr)
+        return 2
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from webapp.accounts.services import ensure_admin
+    from webapp.registry import services as registry_services
+    from webapp.segmentation.services import requeue_pending_embeddings
+
+    config = settings.STUDIO
+    child_env = dict(os.environ, REDIS_URL=settings.REDIS_URL, PYTHONUNBUFFERED="1")
+    call_command("migrate", interactive=False, verbosity=0)
+    version = registry_services.ensure_active_model_version()
+    password = ensure_admin("admin", os.environ.get("KDSAM_ADMIN_PASSWORD") or None)
+    if not settings.CELERY_TASK_ALWAYS_EAGER and not args.no_worker:
+        requeue_pending_embeddings()
+
+    processes: list[subprocess.Popen] = []
+    python = sys.executable
+    processes.append(subprocess.Popen(
+        [python, "-m", "daphne", "-b", args.host, "-p", str(args.port), "webapp.kdsam_studio.asgi:application"],
+        env=child_env,
+    ))
+    if not args.no_worker:
+        processes.append(subprocess.Popen(
+            [python, "-m", "celery", "-A", "worker.celery_app", "worker", "--queues", "gpu,cpu",
+             "--pool", "solo", "--loglevel", "INFO", "--hostname", f"kdsam-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+            env=child_env,
+        ))
+
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    exit_code = 0
+    if not _wait_for_port(args.host, args.port, processes[0], timeout=60):
+        print("kdsam: the web server did not start; see the messages above.", file=sys.stderr)
+        stopping, exit_code = True, 1
+    else:
+        url = f"http://{args.host}:{args.port}/"
+        print("\n" + "=" * 72)
+        print(f"  KD-SAM Studio is running at {url}")
+        if password:
+            print(f"  First run: log in as 'admin' with password '{password}'")
+        print(f"  Model: {version}")
+        if registry_services.banner(version):
+            print(f"  Note: {registry_services.banner(version)}")
+        print(f"  Data: {config.data_dir}   Press Ctrl-C to stop.")
+        print("=" * 72 + "\n", flush=True)
+    while not stopping:
+        for process in processes:
+            if process.poll() is not None:
+                print(f"kdsam: {process.args[2]} exited with status {process.returncode}; stopping.", file=sys.stderr)
+                stopping, exit_code = True, 1
+        time.sleep(0.2)
+
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 10
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+    if config.uses_embedded_redis:
+        from webapp.kdsam_studio import embedded_redis
+
+        embedded_redis.stop(config.data_dir)
+    print("kdsam: stopped.")
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Uploaded images and their encoder embeddings."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from webapp.registry.models import ModelVersion
+
+
+class Image(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        EMBEDDING = "embedding"
+        READY = "ready"
+        FAILED = "failed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to="images/", max_length=500)
+    original_filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="images")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename} ({self.width}×{self.height}, {self.status})"
+
+
+class Embedding(models.Model):
+    """An image's encoder output for one model version, stored in the KDEM binary format."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="embeddings")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="embeddings")
+    file = models.FileField(upload_to="embeddings/", max_length=500)
+    dtype = models.CharField(max_length=16, default="float16")
+    size_bytes = models.PositiveIntegerField()
+    seconds = models.FloatField(help_text="Encoder wall time.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "model_version"], name="one_embedding_per_image_and_model")]
+
+    def __str__(self) -> str:
+        return f"embedding of image {self.image_id} by model v{self.model_version_id}"

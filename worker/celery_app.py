@@ -1,0 +1,36 @@
+"""The Celery application. Start a worker with::
+
+    celery -A worker.celery_app worker --queues gpu,cpu --pool solo
+
+Queues: ``gpu`` (encoder embeddings, training) and ``cpu`` (imports, exports). A worker started with
+``--queues gpu`` on another machine, with the same DATABASE_URL and REDIS_URL, joins the deployment.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.kdsam_studio.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from celery import Celery  # noqa: E402
+from celery.signals import worker_init, worker_process_init  # noqa: E402
+
+app = Celery("kdsam", include=["worker.tasks"])
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _configure_torch(**_):
+    from django.conf import settings
+
+    import torch
+
+    threads = settings.STUDIO.torch_threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app.start()
