@@ -1,6 +1,10 @@
 from rest_framework import serializers
 
 
-class SessionSerializer(serializers.Serializer):
+class SessionUserSerializer(serializers.Serializer):
     username = serializers.CharField()
     is_staff = serializers.BooleanField()
+
+
+class SessionSerializer(serializers.Serializer):
+    user = SessionUserSerializer()

@@ -10,4 +10,4 @@ from webapp.accounts.serializers import SessionSerializer
 class SessionView(APIView):
     @extend_schema(responses=SessionSerializer, operation_id="session")
     def get(self, request):
-        return Response({"user": SessionSerializer(request.user).data})
+        return Response(SessionSerializer({"user": request.user}).data)

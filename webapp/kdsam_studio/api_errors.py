@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(required=False)
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """Schema of every error response."""
+
+    error = ApiErrorBodySerializer()
 
 
 class ApiError(exceptions.APIException):

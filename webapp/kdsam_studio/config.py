@@ -110,6 +110,18 @@ class StudioConfig:
         )
 
 
+def redis_channel_layer(redis_url: str) -> dict:
+    """Channels' Redis layer for ``redis_url``.
+
+    redis-py ≥ 6 reads with a 5 s socket timeout by default, exactly channels_redis' blocking
+    BZPOPMIN time, so idle websockets died with ``TimeoutError``; the read timeout must exceed it.
+    """
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30, "socket_connect_timeout": 5}]},
+    }
+
+
 def _stored_secret_key(data_dir: Path) -> str:
     """The development secret key: generated once and kept in ``<data_dir>/secret_key``."""
     path = data_dir / "secret_key"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dj_database_url
 
-from webapp.kdsam_studio.config import REPO_ROOT, StudioConfig
+from webapp.kdsam_studio.config import REPO_ROOT, StudioConfig, redis_channel_layer
 
 STUDIO = StudioConfig.from_env()
 STUDIO.data_dir.mkdir(parents=True, exist_ok=True)
@@ -84,11 +84,7 @@ else:
 
     REDIS_URL = embedded_redis.ensure_running(STUDIO.data_dir)
 
-CHANNEL_LAYERS = (
-    {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
-    if REDIS_URL
-    else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-)
+CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)} if REDIS_URL else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = STUDIO.celery_eager or not REDIS_URL

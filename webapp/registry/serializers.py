@@ -16,6 +16,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         model = ModelVersion
         fields = ["id", "name", "weights", "banner", "decoder_onnx_url", "decoder_sha256", "image_size",
                   "mask_threshold", "parameters"]
+        read_only_fields = fields
 
     def get_banner(self, version: ModelVersion) -> str:
         return registry_services.banner(version)

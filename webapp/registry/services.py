@@ -89,7 +89,7 @@ def _create_version(model, *, name: str, weights: str, source: str, metadata: di
     media_root = Path(settings.MEDIA_ROOT)
     with tempfile.TemporaryDirectory(dir=media_root.parent if media_root.parent.exists() else None) as tmp:
         tmp_dir = Path(tmp)
-        checkpoint = save_kdsam(model, tmp_dir / "kdsam.pt", {**metadata, "weights": weights})
+        checkpoint = save_kdsam(model, tmp_dir / "kdsam.pt", {**metadata, "weights": str(weights)})
         decoder = export_decoder_onnx(model, tmp_dir / "decoder.onnx")
         with transaction.atomic():
             version = ModelVersion.objects.create(

@@ -6,14 +6,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.kdsam_studio.api_errors import ApiError
+from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
 from webapp.registry import services
 from webapp.registry.models import ModelVersion
 from webapp.registry.serializers import ModelVersionSerializer
 
 
 class ActiveModelView(APIView):
-    @extend_schema(responses=ModelVersionSerializer, operation_id="active_model")
+    @extend_schema(responses={200: ModelVersionSerializer, 503: ApiErrorSerializer}, operation_id="active_model")
     def get(self, request):
         try:
             version = services.ensure_active_model_version()

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kdsam_core.embedding_codec import CONTENT_TYPE as EMBEDDING_CONTENT_TYPE
-from webapp.kdsam_studio.api_errors import ApiError
+from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
 from webapp.segmentation import selectors, services
 from webapp.segmentation.serializers import ImageSerializer, ImageUploadSerializer
 
@@ -30,7 +30,7 @@ class ImageListView(APIView):
     def get(self, request):
         return Response(ImageSerializer(selectors.images_of(request.user), many=True).data)
 
-    @extend_schema(request=ImageUploadSerializer, responses={201: ImageSerializer}, operation_id="images_upload")
+    @extend_schema(request=ImageUploadSerializer, responses={201: ImageSerializer, 400: ApiErrorSerializer}, operation_id="images_upload")
     def post(self, request):
         upload = request.FILES.get("file")
         if upload is None:
@@ -43,7 +43,7 @@ class ImageListView(APIView):
 
 
 class ImageDetailView(APIView):
-    @extend_schema(responses=ImageSerializer, operation_id="images_retrieve")
+    @extend_schema(responses={200: ImageSerializer, 404: ApiErrorSerializer}, operation_id="images_retrieve")
     def get(self, request, image_id: int):
         return Response(ImageSerializer(_image_or_404(request, image_id)).data)
 
@@ -59,7 +59,7 @@ class ImageFileView(APIView):
 
 class ImageEmbeddingView(APIView):
     @extend_schema(
-        responses={(200, EMBEDDING_CONTENT_TYPE): OpenApiTypes.BINARY, 409: OpenApiResponse(description="not ready")},
+        responses={(200, EMBEDDING_CONTENT_TYPE): OpenApiTypes.BINARY, 404: ApiErrorSerializer, 409: OpenApiResponse(ApiErrorSerializer, description="embedding not ready")},
         operation_id="images_embedding",
     )
     def get(self, request, image_id: int):

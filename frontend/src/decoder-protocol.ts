@@ -1,0 +1,56 @@
+/**
+ * Messages between decoder.ts (main thread) and decoder.worker.ts, plus the
+ * onnxruntime-web runtime settings both sides agree on.
+ */
+import type { PromptFeeds } from './prompts';
+
+/**
+ * Where the build copies onnxruntime-web's .wasm and .mjs loader: dist/ort/, which
+ * Django serves under /static/app/ (vite.config.ts: BASE + ORT_DIR). Absolute, so
+ * it does not depend on the URL of the worker chunk.
+ */
+export const ORT_WASM_PATH = '/static/app/ort/';
+
+/** WASM threads: hardwareConcurrency capped at 4 when cross-origin isolated, else 1. */
+export function chooseNumThreads(crossOriginIsolated: boolean, hardwareConcurrency: number | undefined): number {
+  if (!crossOriginIsolated) return 1;
+  const n = Math.floor(hardwareConcurrency ?? 1);
+  return Math.max(1, Math.min(4, Number.isFinite(n) ? n : 1));
+}
+
+export const DECODER_INPUTS = [
+  'image_embeddings',
+  'point_coords',
+  'point_labels',
+  'mask_input',
+  'has_mask_input',
+  'orig_im_size',
+] as const;
+
+export type ToWorker =
+  | { type: 'init'; requestId: number; modelUrl: string; wasmPaths: string; numThreads?: number }
+  | { type: 'embedding'; requestId: number; key: string; data: Float32Array; dims: number[] }
+  | { type: 'run'; requestId: number; key: string; feeds: PromptFeeds };
+
+export interface InitInfo {
+  numThreads: number;
+  inputNames: string[];
+  outputNames: string[];
+}
+
+export interface DecodeOutput {
+  /** Logits at the original image size; threshold at the model's mask_threshold (0.0). */
+  masks: Float32Array;
+  /** [1, 1, H, W] */
+  maskDims: number[];
+  iou: Float32Array;
+  lowRes: Float32Array;
+  lowResDims: number[];
+  /** Milliseconds spent in session.run. */
+  runMs: number;
+}
+
+export type FromWorker =
+  | { type: 'ok'; requestId: number; info?: InitInfo }
+  | { type: 'result'; requestId: number; output: DecodeOutput }
+  | { type: 'error'; requestId: number; message: string };

@@ -1,0 +1,130 @@
+/**
+ * Web Worker that owns the onnxruntime-web InferenceSession for SAM's mask
+ * decoder: created once from the decoder ONNX URL, then run per prompt against
+ * the current image embedding. Messages are handled one at a time, in order.
+ */
+import * as ort from 'onnxruntime-web/wasm';
+import {
+  DECODER_INPUTS,
+  chooseNumThreads,
+  type DecodeOutput,
+  type FromWorker,
+  type InitInfo,
+  type ToWorker,
+} from './decoder-protocol';
+
+interface WorkerScope {
+  crossOriginIsolated?: boolean;
+  navigator: { hardwareConcurrency?: number };
+  onmessage: ((ev: MessageEvent<ToWorker>) => void) | null;
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
+}
+const scope = self as unknown as WorkerScope;
+
+let session: ort.InferenceSession | null = null;
+let sessionUrl: string | null = null;
+let info: InitInfo | null = null;
+let embedding: { key: string; tensor: ort.Tensor } | null = null;
+
+async function init(modelUrl: string, wasmPaths: string, numThreads?: number): Promise<InitInfo> {
+  if (session && info) {
+    if (sessionUrl === modelUrl) return info;
+    throw new Error(`decoder already loaded from ${sessionUrl}; reload the page to switch models`);
+  }
+  ort.env.wasm.wasmPaths = wasmPaths;
+  ort.env.wasm.numThreads =
+    numThreads ?? chooseNumThreads(scope.crossOriginIsolated === true, scope.navigator.hardwareConcurrency);
+  ort.env.wasm.proxy = false;
+
+  const res = await fetch(modelUrl, { credentials: 'same-origin' });
+  if (!res.ok) throw new Error(`Cannot download the decoder model ${modelUrl}: HTTP ${res.status}`);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const created = await ort.InferenceSession.create(bytes, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
+  const missing = DECODER_INPUTS.filter((name) => !created.inputNames.includes(name));
+  if (missing.length) {
+    await created.release();
+    throw new Error(`The decoder model lacks the inputs ${missing.join(', ')} (has ${created.inputNames.join(', ')})`);
+  }
+  session = created;
+  sessionUrl = modelUrl;
+  info = {
+    numThreads: ort.env.wasm.numThreads ?? 1,
+    inputNames: [...created.inputNames],
+    outputNames: [...created.outputNames],
+  };
+  return info;
+}
+
+function ownBuffer(a: Float32Array): Float32Array {
+  // a fresh, whole ArrayBuffer can be transferred; anything else is copied first
+  const whole = a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+  return whole ? a : new Float32Array(a);
+}
+
+function output(results: ort.InferenceSession.ReturnType, name: string, index: number, names: readonly string[]): ort.Tensor {
+  const t = results[name] ?? results[names[index]];
+  if (!t) throw new Error(`decoder output "${name}" missing`);
+  return t;
+}
+
+async function run(key: string, feeds: Extract<ToWorker, { type: 'run' }>['feeds']): Promise<DecodeOutput> {
+  if (!session) throw new Error('decoder model not loaded');
+  if (!embedding || embedding.key !== key) throw new Error('image embedding not loaded in the decoder');
+  const inputs: Record<string, ort.Tensor> = { image_embeddings: embedding.tensor };
+  for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', t.data, t.dims);
+  const t0 = performance.now();
+  const results = await session.run(inputs);
+  const runMs = performance.now() - t0;
+  const names = session.outputNames;
+  const masks = output(results, 'masks', 0, names);
+  const iou = output(results, 'iou_predictions', 1, names);
+  const lowRes = output(results, 'low_res_masks', 2, names);
+  const out: DecodeOutput = {
+    masks: ownBuffer(masks.data as Float32Array),
+    maskDims: [...masks.dims],
+    iou: ownBuffer(iou.data as Float32Array),
+    lowRes: ownBuffer(lowRes.data as Float32Array),
+    lowResDims: [...lowRes.dims],
+    runMs,
+  };
+  for (const t of Object.values(results)) t.dispose();
+  return out;
+}
+
+async function handle(msg: ToWorker): Promise<void> {
+  try {
+    switch (msg.type) {
+      case 'init': {
+        const i = await init(msg.modelUrl, msg.wasmPaths, msg.numThreads);
+        scope.postMessage({ type: 'ok', requestId: msg.requestId, info: i });
+        break;
+      }
+      case 'embedding': {
+        embedding?.tensor.dispose();
+        embedding = { key: msg.key, tensor: new ort.Tensor('float32', msg.data, msg.dims) };
+        scope.postMessage({ type: 'ok', requestId: msg.requestId });
+        break;
+      }
+      case 'run': {
+        const out = await run(msg.key, msg.feeds);
+        scope.postMessage({ type: 'result', requestId: msg.requestId, output: out }, [
+          out.masks.buffer,
+          out.iou.buffer,
+          out.lowRes.buffer,
+        ] as Transferable[]);
+        break;
+      }
+    }
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    scope.postMessage({ type: 'error', requestId: msg.requestId, message });
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+scope.onmessage = (ev) => {
+  queue = queue.then(() => handle(ev.data));
+};

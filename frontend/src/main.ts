@@ -1,0 +1,147 @@
+/**
+ * KD-SAM Studio app: wires the API client, the live status feed, the image
+ * list, the upload control, the decoder worker and the viewer together.
+ */
+import './styles.css';
+import { ApiClient, errorMessage, type ImageObject, type ModelVersion } from './api';
+import { Decoder } from './decoder';
+import { ImageList, latestOf } from './image-list';
+import { ImageStatusFeed } from './socket';
+import { Viewer } from './viewer';
+
+function $<T extends HTMLElement>(selector: string): T {
+  const el = document.querySelector<T>(selector);
+  if (!el) throw new Error(`missing element ${selector}`);
+  return el;
+}
+
+const errorBox = $<HTMLDivElement>('#error-message');
+
+function showError(message: string, loginLink = false): void {
+  errorBox.replaceChildren(document.createTextNode(message));
+  if (loginLink) {
+    const a = document.createElement('a');
+    a.href = `/accounts/login/?next=${encodeURIComponent(location.pathname)}`;
+    a.textContent = 'Log in';
+    errorBox.append(' ', a);
+  }
+  errorBox.hidden = false;
+}
+
+function clearError(): void {
+  errorBox.hidden = true;
+  errorBox.replaceChildren();
+}
+
+errorBox.addEventListener('click', (ev) => {
+  if (!(ev.target instanceof HTMLAnchorElement)) clearError();
+});
+
+/** Header model name, and the #weights-banner whenever the weights are random. */
+function showModel(model: ModelVersion): void {
+  $('#model-name').textContent = model.name;
+  document.querySelector('#weights-banner')?.remove();
+  if (model.weights === 'random') {
+    const banner = document.createElement('div');
+    banner.id = 'weights-banner';
+    banner.className = 'weights-banner';
+    banner.setAttribute('role', 'alert');
+    banner.textContent =
+      model.banner || 'This model has random weights: its masks are meaningless. Load trained weights on the server.';
+    $('#banner-slot').append(banner);
+  }
+}
+
+async function main(): Promise<void> {
+  const api = new ApiClient();
+  const decoder = new Decoder();
+
+  const feed = new ImageStatusFeed({
+    fetchImage: (id) => api.getImage(id),
+    onConnectionChange: (live) => {
+      const c = $('#connection');
+      c.textContent = live ? 'live' : 'polling';
+      c.classList.toggle('live', live);
+    },
+  });
+
+  // 1. who is logged in
+  try {
+    const session = await api.getSession();
+    $('#user-name').textContent = session.user.username;
+  } catch (err) {
+    if ((err as { status?: number }).status === 403) {
+      showError('You are not logged in.', true);
+    } else {
+      showError(errorMessage(err));
+    }
+    $('#connection').textContent = '';
+    return;
+  }
+
+  // 2. the active model; its decoder loads in the worker while the rest starts
+  const model: Promise<ModelVersion> = api.getActiveModel().then(async (m) => {
+    showModel(m);
+    const info = await decoder.init(api.url(m.decoder_onnx_url));
+    console.info(`KD-SAM decoder ready: ${m.name}, ${info.numThreads} wasm thread(s)`);
+    return m;
+  });
+  model.catch((err) => showError(`Cannot load the model: ${errorMessage(err)}`));
+
+  const viewer = new Viewer(
+    {
+      root: $('#viewer'),
+      stage: $('#stage'),
+      imageCanvas: $('#image-canvas'),
+      markerCanvas: $('#marker-canvas'),
+      overlay: $('#mask-overlay'),
+      clearButton: $('#clear-button'),
+      title: $('#viewer-title'),
+      info: $('#viewer-info'),
+    },
+    { api, decoder, model, showError, clearError },
+  );
+
+  const open = (image: ImageObject): void => {
+    list.select(image.id);
+    viewer.open(image);
+  };
+  const list = new ImageList($<HTMLUListElement>('#image-list'), open, $('#image-list-empty'));
+
+  feed.subscribe((image) => {
+    list.upsert(image);
+    viewer.update(image);
+  });
+
+  // 3. the user's images
+  try {
+    const images = await api.listImages();
+    list.setAll(images);
+    for (const image of images) feed.track(image);
+  } catch (err) {
+    showError(`Cannot list your images: ${errorMessage(err)}`);
+  }
+  feed.start();
+
+  // 4. uploads
+  const input = $<HTMLInputElement>('#upload-input');
+  input.addEventListener('change', async () => {
+    const files = Array.from(input.files ?? []);
+    input.value = '';
+    for (const file of files) {
+      try {
+        const uploaded = await api.uploadImage(file);
+        // the socket may already have reported a later status than the upload answer
+        const image = latestOf(list.get(uploaded.id), uploaded);
+        clearError();
+        list.upsert(image);
+        feed.track(image);
+        open(image);
+      } catch (err) {
+        showError(errorMessage(err));
+      }
+    }
+  });
+}
+
+main().catch((err) => showError(`The app failed to start: ${errorMessage(err)}`));

@@ -1,0 +1,121 @@
+"""The real stack for browser tests: `python -m webapp.run` (daphne + Celery worker) in a subprocess.
+
+Uses PostgreSQL / Redis when DATABASE_URL / REDIS_URL are set (CI), each test session getting its
+own fresh database; otherwise the embedded defaults (SQLite + embedded Redis) in a temp data dir.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ADMIN_PASSWORD = "e2e-" + uuid.uuid4().hex[:16]
+
+
+@dataclass
+class Studio:
+    url: str
+    username: str
+    password: str
+    data_dir: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _fresh_postgres_database(database_url: str) -> tuple[str, callable]:
+    import psycopg
+
+    name = f"kdsam_e2e_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunparse(urlparse(database_url)._replace(path=f"/{name}")), drop
+
+
+@pytest.fixture(scope="session")
+def studio(tmp_path_factory) -> Studio:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    if not (REPO_ROOT / "frontend" / "dist" / "index.html").exists():
+        pytest.fail("frontend/dist is missing: `make test` builds it (cd frontend && npm ci && npm run build)")
+    data_dir = tmp_path_factory.mktemp("studio-data")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update({"KDSAM_ENV": "development", "KDSAM_DATA_DIR": str(data_dir), "KDSAM_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                "KDSAM_WEIGHTS_DIR": str(data_dir / "weights"), "PYTHONUNBUFFERED": "1"})
+    drop_database = None
+    database_url = os.environ.get("DATABASE_URL", "")
+    if database_url.startswith("postgres"):
+        env["DATABASE_URL"], drop_database = _fresh_postgres_database(database_url)
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = urlunparse(urlparse(os.environ["REDIS_URL"])._replace(path="/13"))
+    log = open(data_dir / "studio.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "webapp.run", "--port", str(port)], cwd=REPO_ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while "KD-SAM Studio is running" not in (data_dir / "studio.log").read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the studio did not start:\n" + (data_dir / "studio.log").read_text()[-4000:])
+            time.sleep(0.3)
+        yield Studio(f"http://127.0.0.1:{port}", "admin", ADMIN_PASSWORD, data_dir)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+        if drop_database:
+            drop_database()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, studio):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.console_messages = []
+    page.on("console", lambda message: page.console_messages.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: page.console_messages.append(f"pageerror: {error}"))
+    yield page
+    context.close()
+
+
+def log_in(page, studio: Studio) -> None:
+    page.goto(studio.url + "/")
+    page.fill("#id_username", studio.username)
+    page.fill("#id_password", studio.password)
+    page.click("#login-submit")
+    page.wait_for_selector("#upload-input", state="attached", timeout=30_000)
