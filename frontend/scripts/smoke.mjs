@@ -270,6 +270,7 @@ try {
   // upload → status changes (by polling) → viewer ready
   const pngPath = join(outDir ?? '/tmp', 'smoke-image.png');
   writeFileSync(pngPath, imagePng);
+  await page.locator('body[data-app-state="ready"]').waitFor({ state: 'attached', timeout: 10000 });
   await page.setInputFiles('#upload-input', pngPath);
   const item = page.locator('li.image-item[data-image-id="1"]');
   await item.waitFor({ timeout: 10000 });

@@ -142,6 +142,9 @@ async function main(): Promise<void> {
       }
     }
   });
+  // The input stays disabled until its handler exists, so no early file choice is lost.
+  input.disabled = false;
+  document.body.dataset.appState = 'ready';
 }
 
 main().catch((err) => showError(`The app failed to start: ${errorMessage(err)}`));

@@ -118,4 +118,4 @@ def log_in(page, studio: Studio) -> None:
     page.fill("#id_username", studio.username)
     page.fill("#id_password", studio.password)
     page.click("#login-submit")
-    page.wait_for_selector("#upload-input", state="attached", timeout=30_000)
+    page.wait_for_selector("body[data-app-state=ready]", state="attached", timeout=30_000)

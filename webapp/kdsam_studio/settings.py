@@ -87,7 +87,8 @@ else:
 CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)} if REDIS_URL else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_TASK_ALWAYS_EAGER = STUDIO.celery_eager or not REDIS_URL
+# Unit tests run tasks inline even against a real Redis; the e2e tests run a real worker.
+CELERY_TASK_ALWAYS_EAGER = STUDIO.celery_eager or STUDIO.environment == "test" or not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
