@@ -17,7 +17,7 @@ django.setup()
 from celery import Celery  # noqa: E402
 from celery.signals import worker_init, worker_process_init  # noqa: E402
 
-app = Celery("kdsam", include=["worker.tasks"])
+app = Celery("kdsam", include=["worker.tasks", "worker.dataset_tasks", "worker.job_tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 

@@ -68,6 +68,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/images/{image_id}/masks/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["masks_list"];
+        put?: never;
+        post: operations["masks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images/{image_id}/masks/coco/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["masks_export_coco"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/masks/{mask_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["masks_retrieve"];
+        put: operations["masks_update"];
+        post?: never;
+        delete: operations["masks_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/masks/{mask_id}/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["masks_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/models/active/": {
         parameters: {
             query?: never;
@@ -92,6 +156,22 @@ export interface paths {
             cookie?: never;
         };
         get: operations["session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/teams/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["teams_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -127,10 +207,40 @@ export interface components {
             readonly embedding_url: string;
             readonly sha256: string;
             readonly queue_position: number | null;
+            readonly mask_count: number;
+            readonly masks_url: string;
+            /** @description The multimask decoder of the image's own model version (the one its embedding belongs to). */
+            readonly decoder_url: string;
         };
         ImageUploadRequest: {
             /** Format: binary */
             file: string;
+        };
+        MaskObject: {
+            readonly id: number;
+            image: number;
+            readonly label: string;
+            /** @description #rrggbb */
+            readonly color: string;
+            readonly area: number;
+            rle: components["schemas"]["Rle"];
+            prompts: components["schemas"]["Prompts"];
+            model_version: number;
+            author: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            readonly export_urls: {
+                [key: string]: string;
+            };
+        };
+        MaskWriteRequest: {
+            label: string;
+            /** @default #1e90ff */
+            color: string;
+            rle: components["schemas"]["RleRequest"];
+            prompts?: components["schemas"]["PromptsRequest"];
         };
         ModelVersion: {
             readonly id: number;
@@ -143,6 +253,22 @@ export interface components {
             /** Format: double */
             readonly mask_threshold: number;
             readonly parameters: unknown;
+        };
+        Prompts: {
+            points?: number[][];
+            box?: number[] | null;
+        };
+        PromptsRequest: {
+            points?: number[][];
+            box?: number[] | null;
+        };
+        Rle: {
+            size: number[];
+            counts: number[];
+        };
+        RleRequest: {
+            size: number[];
+            counts: number[];
         };
         Session: {
             user: components["schemas"]["SessionUser"];
@@ -159,6 +285,11 @@ export interface components {
          * @enum {string}
          */
         StatusEnum: "queued" | "embedding" | "ready" | "failed";
+        TeamMembership: {
+            id: number;
+            name: string;
+            role: string;
+        };
         /**
          * @description * `trained` - trained weights
          *     * `random` - random initialisation
@@ -176,10 +307,17 @@ export type ApiError = components['schemas']['ApiError'];
 export type ApiErrorBody = components['schemas']['ApiErrorBody'];
 export type ImageObject = components['schemas']['ImageObject'];
 export type ImageUploadRequest = components['schemas']['ImageUploadRequest'];
+export type MaskObject = components['schemas']['MaskObject'];
+export type MaskWriteRequest = components['schemas']['MaskWriteRequest'];
 export type ModelVersion = components['schemas']['ModelVersion'];
+export type Prompts = components['schemas']['Prompts'];
+export type PromptsRequest = components['schemas']['PromptsRequest'];
+export type Rle = components['schemas']['Rle'];
+export type RleRequest = components['schemas']['RleRequest'];
 export type Session = components['schemas']['Session'];
 export type SessionUser = components['schemas']['SessionUser'];
 export type StatusEnum = components['schemas']['StatusEnum'];
+export type TeamMembership = components['schemas']['TeamMembership'];
 export type WeightsEnum = components['schemas']['WeightsEnum'];
 export type $defs = Record<string, never>;
 export interface operations {
@@ -321,6 +459,250 @@ export interface operations {
             };
         };
     };
+    masks_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaskObject"][];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    masks_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaskWriteRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaskObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    masks_export_coco: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    masks_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                mask_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaskObject"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    masks_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                mask_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaskWriteRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaskObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    masks_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                mask_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    masks_export: {
+        parameters: {
+            query: {
+                format: "coco" | "nifti" | "png";
+            };
+            header?: never;
+            path: {
+                mask_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
     active_model: {
         parameters: {
             query?: never;
@@ -363,6 +745,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Session"];
+                };
+            };
+        };
+    };
+    teams_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamMembership"][];
                 };
             };
         };

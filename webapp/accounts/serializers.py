@@ -8,3 +8,9 @@ class SessionUserSerializer(serializers.Serializer):
 
 class SessionSerializer(serializers.Serializer):
     user = SessionUserSerializer()
+
+
+class TeamMembershipSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="team.id")
+    name = serializers.CharField(source="team.name")
+    role = serializers.CharField()

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "webapp.accounts",
     "webapp.registry",
     "webapp.segmentation",
+    "webapp.datasets",
+    "webapp.jobs",
 ]
 
 MIDDLEWARE = [

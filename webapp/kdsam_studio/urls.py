@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from webapp.accounts.views import SessionView
+from webapp.accounts.views import SessionView, TeamListView
 from webapp.registry.views import ActiveModelView, decoder_onnx
 from webapp.segmentation import views as segmentation
 from webapp.segmentation.pages import app_page
@@ -14,11 +14,20 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/session/", SessionView.as_view(), name="api-session"),
+    path("api/teams/", TeamListView.as_view(), name="api-teams"),
+    path("", include("webapp.datasets.urls")),
+    path("", include("webapp.jobs.urls")),
     path("api/models/active/", ActiveModelView.as_view(), name="api-model-active"),
     path("api/images/", segmentation.ImageListView.as_view(), name="api-images"),
     path("api/images/<int:image_id>/", segmentation.ImageDetailView.as_view(), name="api-image"),
     path("api/images/<int:image_id>/file/", segmentation.ImageFileView.as_view(), name="api-image-file"),
     path("api/images/<int:image_id>/embedding/", segmentation.ImageEmbeddingView.as_view(), name="api-image-embedding"),
+    path("api/images/<int:image_id>/masks/", segmentation.ImageMasksView.as_view(), name="api-image-masks"),
+    path("api/images/<int:image_id>/masks/coco/", segmentation.ImageMasksExportView.as_view(), name="api-image-masks-coco"),
+    path("api/masks/<int:mask_id>/", segmentation.MaskDetailView.as_view(), name="api-mask"),
+    path("api/masks/<int:mask_id>/export/", segmentation.MaskExportView.as_view(), name="api-mask-export"),
+    path("segmentation/decoders/<int:version_id>/decoder-multimask.onnx", segmentation.browser_decoder,
+         name="segmentation-browser-decoder"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("models/<int:version_id>/decoder.onnx", decoder_onnx, name="model-decoder-onnx"),
 ]

@@ -1,0 +1,3 @@
+"""Celery tasks of the datasets domain (imports, validation)."""
+
+from worker.celery_app import app  # noqa: F401

@@ -1,0 +1,3 @@
+"""Celery tasks of training jobs."""
+
+from worker.celery_app import app  # noqa: F401
