@@ -34,7 +34,7 @@ def resize_longest_side(image: np.ndarray, long_side: int = 1024) -> np.ndarray:
 
 def normalize_and_pad(resized: np.ndarray, long_side: int = 1024) -> torch.Tensor:
     """``(h', w', 3)`` uint8 → ``(1, 3, long_side, long_side)`` float32, as ``Sam.preprocess``."""
-    tensor = torch.as_tensor(resized).permute(2, 0, 1).contiguous()[None].float()
+    tensor = torch.from_numpy(np.array(resized, dtype=np.float32)).permute(2, 0, 1).contiguous()[None]
     mean = torch.tensor(SAM_PIXEL_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(SAM_PIXEL_STD).view(1, 3, 1, 1)
     tensor = (tensor - mean) / std

@@ -14,6 +14,11 @@ import sys
 SUBCOMMAND_MODULES = (
     "params",
     "datasets",
+    "distill",
+    "finetune",
+    "evaluate",
+    "export",
+    "embed",
 )
 
 

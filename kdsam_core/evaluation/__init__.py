@@ -1,0 +1,1 @@
+"""Evaluation of segmentation models: metrics, bootstrap intervals, model comparison, reports, figures."""
