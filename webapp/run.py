@@ -60,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
 
     config = settings.STUDIO
     child_env = dict(os.environ, REDIS_URL=settings.REDIS_URL, PYTHONUNBUFFERED="1")
+    # glibc malloc tuned for the encoder's large activation buffers: keep them in the heap instead of
+    # unmapping and re-faulting them on every forward pass (BENCHMARKS.md, "Memory allocator").
+    # Variables only (no library to install); anything the user set (or an LD_PRELOAD) wins.
+    worker_env = dict(child_env)
+    if "LD_PRELOAD" not in worker_env:
+        for key, value in (("MALLOC_MMAP_THRESHOLD_", "33554432"), ("MALLOC_TRIM_THRESHOLD_", "17179869184"),
+                           ("MALLOC_TOP_PAD_", "268435456")):
+            worker_env.setdefault(key, value)
     call_command("migrate", interactive=False, verbosity=0)
     version = registry_services.ensure_active_model_version()
     password = ensure_admin("admin", os.environ.get("KDSAM_ADMIN_PASSWORD") or None)
@@ -75,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_worker:
         processes.append(subprocess.Popen(
             [python, "-m", "celery", "-A", "worker.celery_app", "worker", "--queues", "gpu,cpu",
-             "--pool", "solo", "--loglevel", "INFO", "--hostname", f"kdsam-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
-            env=child_env,
+             "--pool", "solo", "--loglevel", "INFO", "--hostname", os.environ.get("KDSAM_WORKER_NAME", "kdsam@%h"), "--without-gossip", "--without-mingle"],
+            env=worker_env,
         ))
 
     stopping = False

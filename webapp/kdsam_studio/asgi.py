@@ -13,9 +13,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from webapp.jobs.consumers import JobProgressConsumer  # noqa: E402
 from webapp.segmentation.consumers import ImageStatusConsumer  # noqa: E402
 
-websocket_urlpatterns = [path("ws/images/", ImageStatusConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/images/", ImageStatusConsumer.as_asgi()),
+    path("ws/jobs/", JobProgressConsumer.as_asgi()),
+    path("ws/jobs/<int:job_id>/", JobProgressConsumer.as_asgi()),
+]
 
 application = ProtocolTypeRouter(
     {

@@ -4,7 +4,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from webapp.accounts.views import SessionView, TeamListView
-from webapp.registry.views import ActiveModelView, decoder_onnx
 from webapp.segmentation import views as segmentation
 from webapp.segmentation.pages import app_page
 
@@ -17,7 +16,7 @@ urlpatterns = [
     path("api/teams/", TeamListView.as_view(), name="api-teams"),
     path("", include("webapp.datasets.urls")),
     path("", include("webapp.jobs.urls")),
-    path("api/models/active/", ActiveModelView.as_view(), name="api-model-active"),
+    path("", include("webapp.registry.urls")),
     path("api/images/", segmentation.ImageListView.as_view(), name="api-images"),
     path("api/images/<int:image_id>/", segmentation.ImageDetailView.as_view(), name="api-image"),
     path("api/images/<int:image_id>/file/", segmentation.ImageFileView.as_view(), name="api-image-file"),
@@ -25,9 +24,8 @@ urlpatterns = [
     path("api/images/<int:image_id>/masks/", segmentation.ImageMasksView.as_view(), name="api-image-masks"),
     path("api/images/<int:image_id>/masks/coco/", segmentation.ImageMasksExportView.as_view(), name="api-image-masks-coco"),
     path("api/masks/<int:mask_id>/", segmentation.MaskDetailView.as_view(), name="api-mask"),
-    path("api/masks/<int:mask_id>/export/", segmentation.MaskExportView.as_view(), name="api-mask-export"),
+    path("api/masks/<int:mask_id>/export/<str:fmt>/", segmentation.MaskExportView.as_view(), name="api-mask-export"),
     path("segmentation/decoders/<int:version_id>/decoder-multimask.onnx", segmentation.browser_decoder,
          name="segmentation-browser-decoder"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("models/<int:version_id>/decoder.onnx", decoder_onnx, name="model-decoder-onnx"),
 ]

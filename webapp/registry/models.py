@@ -1,7 +1,8 @@
-"""Model versions: a KD-SAM checkpoint and the decoder ONNX exported from it."""
+"""Model versions: weights of a SAM-like model and the decoder ONNX exported from them."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -10,19 +11,45 @@ class ModelVersion(models.Model):
         TRAINED = "trained", "trained weights"
         RANDOM = "random", "random initialisation"
 
+    class State(models.TextChoices):
+        DRAFT = "draft"
+        PUBLISHED = "published"
+        ARCHIVED = "archived"
+
+    class Architecture(models.TextChoices):
+        KDSAM = "kdsam", "KD-SAM (ResNet-50 student)"
+        SAM_VIT_H = "sam_vit_h", "SAM ViT-H"
+        SAM_VIT_L = "sam_vit_l", "SAM ViT-L"
+        SAM_VIT_B = "sam_vit_b", "SAM ViT-B"
+        MOBILESAM = "mobilesam", "MobileSAM (TinyViT)"
+        TINY_TEACHER = "tiny_teacher", "tiny test ViT"
+
     name = models.CharField(max_length=200)
+    architecture = models.CharField(max_length=32, choices=Architecture.choices, default=Architecture.KDSAM)
     weights = models.CharField(max_length=16, choices=Weights.choices)
-    #: The KD-SAM checkpoint (kdsam_core format), relative to MEDIA_ROOT.
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PUBLISHED, db_index=True)
+    #: Owning team; ``None`` for deployment-wide versions (the default model, imported official checkpoints).
+    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="model_versions")
+    #: The weights: a KD-SAM checkpoint (kdsam_core format) or an official SAM/MobileSAM file, under MEDIA_ROOT.
     checkpoint = models.FileField(upload_to="models/", max_length=500)
     checkpoint_sha256 = models.CharField(max_length=64)
-    #: Where the weights came from (a file under KDSAM_WEIGHTS_DIR, or "random-init seed 0").
+    #: Where the weights came from (a file under KDSAM_WEIGHTS_DIR, an imported file, a job).
     source = models.CharField(max_length=500, blank=True)
     decoder_onnx = models.FileField(upload_to="models/", max_length=500)
     decoder_sha256 = models.CharField(max_length=64)
+    decoder_onnx_quantized = models.FileField(upload_to="models/", max_length=500, blank=True)
     image_size = models.PositiveIntegerField(default=1024)
     parameters = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Evaluation results (Dice, IoU per dataset).")
     metadata = models.JSONField(default=dict, blank=True)
-    is_active = models.BooleanField(default=False, help_text="The version the segmentation UI uses.")
+    # lineage
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    teacher = models.CharField(max_length=32, blank=True)
+    #: The data it was trained on: {"dataset": id, "dataset_name": ..., "split": ..., "items": n}.
+    training_data = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions")
+    is_active = models.BooleanField(default=False, help_text="The deployment's default model for new images.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

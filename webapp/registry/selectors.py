@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
+from django.db.models import Q, QuerySet
+
+from webapp.accounts.selectors import TRAINING_ROLES, team_ids_with_role, teams_of
 from webapp.registry.models import ModelVersion
 
 
 def active_model_version() -> ModelVersion | None:
     return ModelVersion.objects.filter(is_active=True).first()
+
+
+def visible_model_versions(user) -> QuerySet[ModelVersion]:
+    """Published deployment-wide versions, published versions of the user's teams, and every
+    non-archived version of the teams where the user trains."""
+    trainer_teams = team_ids_with_role(user, TRAINING_ROLES)
+    return ModelVersion.objects.filter(
+        Q(state=ModelVersion.State.PUBLISHED, team__isnull=True)
+        | Q(state=ModelVersion.State.PUBLISHED, team__in=teams_of(user))
+        | Q(team__in=trainer_teams, state__in=[ModelVersion.State.DRAFT, ModelVersion.State.PUBLISHED])
+        | Q(is_active=True)
+    ).distinct()
+
+
+def published_model_versions(user) -> QuerySet[ModelVersion]:
+    """What the segmentation UI's model picker lists."""
+    return visible_model_versions(user).filter(Q(state=ModelVersion.State.PUBLISHED) | Q(is_active=True))

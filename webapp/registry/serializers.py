@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from webapp.registry import services as registry_services
@@ -10,12 +11,17 @@ from webapp.registry.models import ModelVersion
 class ModelVersionSerializer(serializers.ModelSerializer):
     banner = serializers.SerializerMethodField()
     decoder_onnx_url = serializers.SerializerMethodField()
+    decoder_onnx_int8_url = serializers.SerializerMethodField()
     mask_threshold = serializers.SerializerMethodField()
+    team = serializers.IntegerField(source="team_id", allow_null=True)
+    parent = serializers.IntegerField(source="parent_id", allow_null=True)
+    job = serializers.IntegerField(source="job_id", allow_null=True)
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "name", "weights", "banner", "decoder_onnx_url", "decoder_sha256", "image_size",
-                  "mask_threshold", "parameters"]
+        fields = ["id", "name", "architecture", "weights", "state", "team", "banner", "decoder_onnx_url", "decoder_sha256",
+                  "decoder_onnx_int8_url", "image_size", "mask_threshold", "parameters", "metrics", "parent", "teacher",
+                  "training_data", "job", "is_active", "checkpoint_sha256", "created_at"]
         read_only_fields = fields
 
     def get_banner(self, version: ModelVersion) -> str:
@@ -23,6 +29,10 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     def get_decoder_onnx_url(self, version: ModelVersion) -> str:
         return reverse("model-decoder-onnx", args=[version.pk])
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_decoder_onnx_int8_url(self, version: ModelVersion) -> str | None:
+        return reverse("model-decoder-onnx-int8", args=[version.pk]) if version.decoder_onnx_quantized else None
 
     def get_mask_threshold(self, version: ModelVersion) -> float:
         return 0.0

@@ -1,4 +1,4 @@
-"""Creating model versions and loading their weights."""
+"""Creating, importing, publishing and loading model versions."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
-from kdsam_core.modeling import build_kdsam, count_parameters
-from kdsam_core.modeling.checkpoint import load_kdsam, save_kdsam
 from kdsam_core.export import export_decoder_onnx
+from kdsam_core.modeling import build_kdsam, count_parameters
+from kdsam_core.modeling.checkpoint import CheckpointError, load_kdsam, save_kdsam
 from webapp.registry.models import ModelVersion
 from webapp.registry.selectors import active_model_version
 
@@ -22,10 +23,31 @@ log = logging.getLogger(__name__)
 
 #: The file under KDSAM_WEIGHTS_DIR that holds trained KD-SAM weights (written by `kdsam distill/finetune`).
 KDSAM_WEIGHTS_FILENAME = "kdsam.pt"
+#: Official checkpoint file names (as published) of each teacher kind, looked up in KDSAM_WEIGHTS_DIR.
+OFFICIAL_CHECKPOINTS = {
+    "vit_h": "sam_vit_h_4b8939.pth",
+    "vit_l": "sam_vit_l_0b3195.pth",
+    "vit_b": "sam_vit_b_01ec64.pth",
+    "vit_t": "mobile_sam.pt",
+}
+#: Teacher kind → registry architecture.
+ARCHITECTURE_OF_TEACHER = {
+    "vit_h": ModelVersion.Architecture.SAM_VIT_H,
+    "vit_l": ModelVersion.Architecture.SAM_VIT_L,
+    "vit_b": ModelVersion.Architecture.SAM_VIT_B,
+    "vit_t": ModelVersion.Architecture.MOBILESAM,
+    "tiny": ModelVersion.Architecture.TINY_TEACHER,
+}
+#: torchvision ImageNet ResNet-50 weight files accepted for the student's trunk initialisation.
+IMAGENET_RESNET50_FILES = ("resnet50-11ad3fa6.pth", "resnet50-0676ba61.pth", "resnet50.pth")
 RANDOM_INIT_BANNER = (
     "No trained weights are installed: this model is randomly initialised, so its masks are "
     "meaningless. Put a trained KD-SAM checkpoint at {path} and restart."
 )
+
+
+class MissingWeights(Exception):
+    """A file of weights the work needs is not on the server; the message says which and where."""
 
 
 def sha256_file(path: Path) -> str:
@@ -46,6 +68,11 @@ def banner(version: ModelVersion) -> str:
     return ""
 
 
+# ---------------------------------------------------------------------------------------------
+# The deployment's default model
+# ---------------------------------------------------------------------------------------------
+
+
 def ensure_active_model_version() -> ModelVersion:
     """Make sure a model version is active, creating one when needed.
 
@@ -64,16 +91,17 @@ def ensure_active_model_version() -> ModelVersion:
         if existing is not None:
             return activate(existing)
         model, metadata = load_kdsam(trained)
-        return _create_version(model, name=trained.stem, weights=ModelVersion.Weights.TRAINED,
-                               source=str(trained), metadata={**metadata, "source_sha256": digest})
+        version = register_model(model, name=trained.stem, weights=ModelVersion.Weights.TRAINED, source=str(trained),
+                                 metadata={**metadata, "source_sha256": digest})
+        return activate(version)
     if current is not None:
         return current
     existing = ModelVersion.objects.filter(weights=ModelVersion.Weights.RANDOM).first()
     if existing is not None:
         return activate(existing)
-    model = build_kdsam(seed=0)
-    return _create_version(model, name="kdsam-random-init", weights=ModelVersion.Weights.RANDOM,
-                           source="random initialisation, seed 0", metadata={"weights": "random", "seed": 0})
+    version = register_model(build_kdsam(seed=0), name="kdsam-random-init", weights=ModelVersion.Weights.RANDOM,
+                             source="random initialisation, seed 0", metadata={"weights": "random", "seed": 0})
+    return activate(version)
 
 
 def activate(version: ModelVersion) -> ModelVersion:
@@ -84,29 +112,128 @@ def activate(version: ModelVersion) -> ModelVersion:
     return version
 
 
-def _create_version(model, *, name: str, weights: str, source: str, metadata: dict) -> ModelVersion:
-    """Save the checkpoint and its decoder ONNX under MEDIA_ROOT/models/<n>/ and register them."""
+# ---------------------------------------------------------------------------------------------
+# Registering versions
+# ---------------------------------------------------------------------------------------------
+
+
+def register_model(model, *, name: str, weights: str, source: str, metadata: dict | None = None, **fields: Any) -> ModelVersion:
+    """Save a KD-SAM model's checkpoint, export its decoder ONNX, and register both."""
+    metadata = dict(metadata or {})
+    with tempfile.TemporaryDirectory(dir=_staging_dir()) as tmp:
+        checkpoint = save_kdsam(model, Path(tmp) / "kdsam.pt", {**metadata, "weights": str(weights)})
+        return register_files(model, checkpoint, name=name, weights=weights, source=source, metadata=metadata,
+                              checkpoint_name="kdsam.pt", **fields)
+
+
+def register_files(
+    model, checkpoint: Path, *, name: str, weights: str, source: str, metadata: dict | None = None,
+    checkpoint_name: str = "kdsam.pt", decoder_onnx: Path | None = None, copy: bool = False, **fields: Any,
+) -> ModelVersion:
+    """Register an existing checkpoint file (moved, or copied with ``copy``) and its decoder ONNX.
+
+    ``model`` is the loaded model (to count parameters and, without ``decoder_onnx``, to export
+    the decoder). Files land in ``MEDIA_ROOT/models/<id>/``; a failure leaves no row and no file.
+    """
     media_root = Path(settings.MEDIA_ROOT)
-    with tempfile.TemporaryDirectory(dir=media_root.parent if media_root.parent.exists() else None) as tmp:
-        tmp_dir = Path(tmp)
-        checkpoint = save_kdsam(model, tmp_dir / "kdsam.pt", {**metadata, "weights": str(weights)})
-        decoder = export_decoder_onnx(model, tmp_dir / "decoder.onnx")
-        with transaction.atomic():
-            version = ModelVersion.objects.create(
-                name=name, weights=weights, source=source, checkpoint_sha256=sha256_file(checkpoint),
-                decoder_sha256=sha256_file(decoder), image_size=model.image_encoder.img_size,
-                parameters=count_parameters(model), metadata=_json_safe(metadata),
-            )
-            target = media_root / "models" / str(version.pk)
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(checkpoint), target / "kdsam.pt")
-            shutil.move(str(decoder), target / "decoder.onnx")
-            version.checkpoint.name = f"models/{version.pk}/kdsam.pt"
-            version.decoder_onnx.name = f"models/{version.pk}/decoder.onnx"
-            version.save(update_fields=["checkpoint", "decoder_onnx"])
-            activate(version)
+    with tempfile.TemporaryDirectory(dir=_staging_dir()) as tmp:
+        if decoder_onnx is None:
+            decoder_onnx = export_decoder_onnx(model, Path(tmp) / "decoder.onnx")
+        target = None
+        try:
+            with transaction.atomic():
+                version = ModelVersion.objects.create(
+                    name=name, weights=weights, source=source, checkpoint_sha256=sha256_file(checkpoint),
+                    decoder_sha256=sha256_file(decoder_onnx), image_size=model.image_encoder.img_size,
+                    parameters=count_parameters(model), metadata=_json_safe(metadata or {}), **fields,
+                )
+                target = media_root / "models" / str(version.pk)
+                target.mkdir(parents=True, exist_ok=True)
+                (shutil.copy2 if copy else shutil.move)(str(checkpoint), target / checkpoint_name)
+                shutil.copy2(decoder_onnx, target / "decoder.onnx")
+                version.checkpoint.name = f"models/{version.pk}/{checkpoint_name}"
+                version.decoder_onnx.name = f"models/{version.pk}/decoder.onnx"
+                version.save(update_fields=["checkpoint", "decoder_onnx"])
+        except Exception:
+            if target is not None:
+                shutil.rmtree(target, ignore_errors=True)
+            raise
     log.info("registered model version %s", version)
     return version
+
+
+def import_official_checkpoint(path: Path, kind: str, *, name: str | None = None, user=None) -> ModelVersion:
+    """Verify an official SAM / MobileSAM checkpoint (loadable, expected keys and shapes) and register it.
+
+    The file is copied into the data dir; its SHA-256 is recorded. Raises ``CheckpointError``
+    naming the file, the expected kind and the mismatching keys.
+    """
+    from kdsam_core.modeling.teachers import load_teacher_sam
+
+    path = Path(path)
+    if kind not in ARCHITECTURE_OF_TEACHER:
+        raise ValueError(f"unknown checkpoint kind {kind!r}; choose one of {', '.join(ARCHITECTURE_OF_TEACHER)}")
+    model = load_teacher_sam(kind, path)
+    digest = sha256_file(path)
+    existing = ModelVersion.objects.filter(architecture=ARCHITECTURE_OF_TEACHER[kind], checkpoint_sha256=digest).first()
+    if existing is not None:
+        return existing
+    return register_files(
+        model, path, name=name or path.stem, weights=ModelVersion.Weights.TRAINED, source=str(path),
+        metadata={"source_sha256": digest, "official_kind": kind}, checkpoint_name=path.name, copy=True,
+        architecture=ARCHITECTURE_OF_TEACHER[kind], teacher=kind, state=ModelVersion.State.PUBLISHED, created_by=user,
+    )
+
+
+def teacher_checkpoint(kind: str) -> Path:
+    """The file of a teacher's weights: an imported registry entry, else the official file in the weights dir.
+
+    Raises :class:`MissingWeights` naming the file and where to put it.
+    """
+    architecture = ARCHITECTURE_OF_TEACHER.get(kind)
+    version = ModelVersion.objects.filter(architecture=architecture).exclude(state=ModelVersion.State.ARCHIVED).first()
+    if version is not None and version.checkpoint and Path(version.checkpoint.path).is_file():
+        return Path(version.checkpoint.path)
+    filename = OFFICIAL_CHECKPOINTS.get(kind)
+    if filename is not None and (settings.STUDIO.weights_dir / filename).is_file():
+        return settings.STUDIO.weights_dir / filename
+    wanted = filename or f"a {kind} teacher checkpoint"
+    raise MissingWeights(
+        f"This job needs the {kind} teacher weights ({wanted}), which this server does not have. Put "
+        f"{wanted} in {settings.STUDIO.weights_dir} (KDSAM_WEIGHTS_DIR) or import it with "
+        f"'python manage.py import_checkpoint PATH --kind {kind}', then submit again."
+    )
+
+
+def imagenet_resnet50_file() -> Path:
+    for name in IMAGENET_RESNET50_FILES:
+        path = settings.STUDIO.weights_dir / name
+        if path.is_file():
+            return path
+    raise MissingWeights(
+        f"ImageNet initialisation needs torchvision's ResNet-50 weights ({IMAGENET_RESNET50_FILES[0]}) in "
+        f"{settings.STUDIO.weights_dir} (KDSAM_WEIGHTS_DIR); put the file there or untick imagenet_init."
+    )
+
+
+def publish(version: ModelVersion) -> ModelVersion:
+    version.state = ModelVersion.State.PUBLISHED
+    version.save(update_fields=["state"])
+    return version
+
+
+def archive(version: ModelVersion) -> ModelVersion:
+    if version.is_active:
+        raise ValueError(f"{version} is the deployment's active model; activate another one before archiving it.")
+    version.state = ModelVersion.State.ARCHIVED
+    version.save(update_fields=["state"])
+    return version
+
+
+def _staging_dir() -> str:
+    staging = Path(settings.MEDIA_ROOT) / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    return str(staging)
 
 
 def _json_safe(value):
@@ -119,17 +246,25 @@ def _json_safe(value):
     return str(value)
 
 
+# ---------------------------------------------------------------------------------------------
+# Loading weights
+# ---------------------------------------------------------------------------------------------
+
 _model_cache: dict[tuple[int, str], object] = {}
 _model_cache_lock = threading.Lock()
 
 
 def load_model(version: ModelVersion):
-    """The ``Sam``-like KD-SAM model of ``version``, loaded once per process and kept in memory."""
+    """The ``Sam``-like model of ``version``, loaded once per process and kept in memory (one at a time)."""
+    from kdsam_core.modeling.teachers import load_model as load_registry_model
+
     key = (version.pk, version.checkpoint_sha256)
     with _model_cache_lock:
         model = _model_cache.get(key)
         if model is None:
-            model, _ = load_kdsam(Path(version.checkpoint.path))
+            model, _ = load_registry_model(version.architecture, Path(version.checkpoint.path))
             _model_cache.clear()  # one encoder resident per worker process
             _model_cache[key] = model
         return model
+
+

@@ -6,9 +6,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.accounts.permissions import require_role
+from webapp.accounts.selectors import TRAINING_ROLES
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
-from webapp.registry import services
-from webapp.registry.models import ModelVersion
+from webapp.registry import selectors, services
 from webapp.registry.serializers import ModelVersionSerializer
 
 
@@ -22,13 +23,63 @@ class ActiveModelView(APIView):
         return Response(ModelVersionSerializer(version).data)
 
 
+class ModelVersionListView(APIView):
+    @extend_schema(responses=ModelVersionSerializer(many=True), operation_id="models_list")
+    def get(self, request):
+        """Published versions (the segmentation model picker); ``?all=1`` adds the drafts of teams you train in."""
+        versions = (selectors.visible_model_versions if request.query_params.get("all") else selectors.published_model_versions)(request.user)
+        return Response(ModelVersionSerializer(versions, many=True).data)
+
+
+def _visible_or_404(request, version_id: int):
+    version = selectors.visible_model_versions(request.user).filter(pk=version_id).first()
+    if version is None:
+        raise Http404("no such model version")
+    return version
+
+
+class ModelVersionDetailView(APIView):
+    @extend_schema(responses={200: ModelVersionSerializer, 404: ApiErrorSerializer}, operation_id="models_retrieve")
+    def get(self, request, version_id: int):
+        return Response(ModelVersionSerializer(_visible_or_404(request, version_id)).data)
+
+
+class ModelVersionStateView(APIView):
+    transition = "publish"
+
+    @extend_schema(request=None, responses={200: ModelVersionSerializer, 403: ApiErrorSerializer, 404: ApiErrorSerializer})
+    def post(self, request, version_id: int):
+        version = _visible_or_404(request, version_id)
+        if version.team_id is None:
+            if not request.user.is_staff:
+                raise ApiError("forbidden", "Deployment-wide model versions are managed by site staff in the admin.", status_code=403)
+        else:
+            require_role(request.user, version.team_id, TRAINING_ROLES)
+        try:
+            version = services.publish(version) if self.transition == "publish" else services.archive(version)
+        except ValueError as error:
+            raise ApiError("invalid_state", str(error)) from error
+        return Response(ModelVersionSerializer(version).data)
+
+
+def _serve_decoder(request, version_id: int, quantized: bool):
+    version = selectors.visible_model_versions(request.user).filter(pk=version_id).first()
+    field = None if version is None else (version.decoder_onnx_quantized if quantized else version.decoder_onnx)
+    if not field:
+        raise Http404("no such model version")
+    response = FileResponse(field.open("rb"), content_type="application/octet-stream")
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    if not quantized:
+        response["ETag"] = f'"{version.decoder_sha256}"'
+    return response
+
+
 @login_required
 def decoder_onnx(request, version_id: int):
     """The decoder ONNX of a model version: immutable, so cached for a year."""
-    version = ModelVersion.objects.filter(pk=version_id).first()
-    if version is None or not version.decoder_onnx:
-        raise Http404("no such model version")
-    response = FileResponse(version.decoder_onnx.open("rb"), content_type="application/octet-stream")
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
-    response["ETag"] = f'"{version.decoder_sha256}"'
-    return response
+    return _serve_decoder(request, version_id, quantized=False)
+
+
+@login_required
+def decoder_onnx_int8(request, version_id: int):
+    return _serve_decoder(request, version_id, quantized=True)
