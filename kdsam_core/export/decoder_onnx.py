@@ -10,13 +10,14 @@ the graph, reproducing ``F.interpolate(..., mode="bilinear", align_corners=False
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from segment_anything.modeling import Sam
 from segment_anything.utils.onnx import SamOnnxModel
+
+from kdsam_core.export.onnx_file import write_onnx
 
 INPUT_NAMES = ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"]
 OUTPUT_NAMES = ["masks", "iou_predictions", "low_res_masks"]
@@ -89,24 +90,5 @@ def export_decoder_onnx(model: Sam, path: Path, *, multimask: bool = False, opse
     """Export ``model``'s prompt encoder + mask decoder to ``path`` (ONNX, official contract)."""
     onnx_model = DecoderOnnxModel(model, return_single_mask=not multimask).eval()
     inputs = dummy_decoder_inputs(model)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", category=UserWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        torch.onnx.export(
-            onnx_model,
-            tuple(inputs.values()),
-            str(tmp),
-            export_params=True,
-            opset_version=opset,
-            do_constant_folding=True,
-            input_names=INPUT_NAMES,
-            output_names=OUTPUT_NAMES,
-            dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
-            dynamo=False,
-        )
-    tmp.replace(path)
-    return path
+    return write_onnx(onnx_model, list(inputs.values()), path, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+                      dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}, opset=opset)

@@ -7,11 +7,12 @@ output ``image_embeddings`` ``(B, 256, S/16, S/16)`` float32. The batch dimensio
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from kdsam_core.export.onnx_file import write_onnx
 
 ENCODER_INPUT_NAMES = ["image"]
 ENCODER_OUTPUT_NAMES = ["image_embeddings"]
@@ -22,24 +23,5 @@ def export_encoder_onnx(model: nn.Module, path: Path | str, *, opset: int = 17) 
     encoder = getattr(model, "image_encoder", model).eval()
     size = int(encoder.img_size)
     dummy = torch.randn(1, 3, size, size)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", category=UserWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        torch.onnx.export(
-            encoder,
-            (dummy,),
-            str(tmp),
-            export_params=True,
-            opset_version=opset,
-            do_constant_folding=True,
-            input_names=ENCODER_INPUT_NAMES,
-            output_names=ENCODER_OUTPUT_NAMES,
-            dynamic_axes={"image": {0: "batch"}, "image_embeddings": {0: "batch"}},
-            dynamo=False,
-        )
-    tmp.replace(path)
-    return path
+    return write_onnx(encoder, [dummy], path, input_names=ENCODER_INPUT_NAMES, output_names=ENCODER_OUTPUT_NAMES,
+                      dynamic_axes={"image": {0: "batch"}, "image_embeddings": {0: "batch"}}, opset=opset)

@@ -37,6 +37,17 @@ def build_mask_decoder(config: KDSamConfig) -> MaskDecoder:
     )
 
 
+def assemble_sam(image_encoder: nn.Module, config: KDSamConfig) -> Sam:
+    """A ``Sam`` from an image encoder and the prompt encoder + mask decoder ``config`` describes."""
+    return Sam(
+        image_encoder=image_encoder,
+        prompt_encoder=build_prompt_encoder(config),
+        mask_decoder=build_mask_decoder(config),
+        pixel_mean=list(SAM_PIXEL_MEAN),
+        pixel_std=list(SAM_PIXEL_STD),
+    )
+
+
 def build_kdsam(config: KDSamConfig | None = None, seed: int | None = None) -> Sam:
     """Build a randomly initialised KD-SAM model.
 
@@ -49,13 +60,7 @@ def build_kdsam(config: KDSamConfig | None = None, seed: int | None = None) -> S
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
     try:
-        model = Sam(
-            image_encoder=StudentEncoder(config.student),
-            prompt_encoder=build_prompt_encoder(config),
-            mask_decoder=build_mask_decoder(config),
-            pixel_mean=list(SAM_PIXEL_MEAN),
-            pixel_std=list(SAM_PIXEL_STD),
-        )
+        model = assemble_sam(StudentEncoder(config.student), config)
     finally:
         if seed is not None:
             torch.random.set_rng_state(generator_state)

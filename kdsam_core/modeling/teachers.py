@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from kdsam_core.config import SAM_PIXEL_MEAN, SAM_PIXEL_STD, KDSamConfig
-from kdsam_core.modeling.build import build_kdsam, build_mask_decoder, build_prompt_encoder
+from kdsam_core.config import KDSamConfig
+from kdsam_core.modeling.build import assemble_sam, build_kdsam
 from kdsam_core.modeling.checkpoint import (
     CheckpointError,
     _read_file,
@@ -65,7 +65,7 @@ def _quiet_mobile_sam():
 
 def build_tiny_teacher_sam(img_size: int = 256, embed_dim: int = 64, seed: int | None = 0) -> nn.Module:
     """A small SAM (ViT encoder with 2 blocks) for tests: ``img_size`` input, ``img_size/16`` grid."""
-    from segment_anything.modeling import ImageEncoderViT, Sam
+    from segment_anything.modeling import ImageEncoderViT
 
     config = tiny_config(img_size)
     rng = torch.random.get_rng_state()
@@ -78,13 +78,7 @@ def build_tiny_teacher_sam(img_size: int = 256, embed_dim: int = 64, seed: int |
         )
         # ImageEncoderViT starts its absolute position embedding at zero; give it something to teach.
         nn.init.normal_(encoder.pos_embed, std=0.02)
-        model = Sam(
-            image_encoder=encoder,
-            prompt_encoder=build_prompt_encoder(config),
-            mask_decoder=build_mask_decoder(config),
-            pixel_mean=list(SAM_PIXEL_MEAN),
-            pixel_std=list(SAM_PIXEL_STD),
-        )
+        model = assemble_sam(encoder, config)
     finally:
         if seed is not None:
             torch.random.set_rng_state(rng)
