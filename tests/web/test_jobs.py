@@ -196,3 +196,37 @@ def test_export_job_writes_an_int8_decoder_that_loads(client_a, team, base_versi
     base_version.refresh_from_db()
     ort.InferenceSession(base_version.decoder_onnx_quantized.path)
     assert client_a.get(f"/models/{base_version.pk}/decoder_int8.onnx").status_code == 200
+
+
+def test_heartbeat_thread_refreshes_a_running_jobs_heartbeat(trainer, team, base_version):
+    job = Job.objects.create(kind="export", team=team, owner=trainer, params={"model_version": base_version.pk},
+                             state=Job.State.RUNNING)
+    beat = services.Heartbeat(job.pk, interval=0.05)
+    beat.start()
+    time.sleep(0.5)
+    beat.stop()
+    job.refresh_from_db()
+    assert job.heartbeat_at is not None
+
+
+def test_a_starting_worker_requeues_its_own_and_stale_running_jobs_but_not_live_ones(trainer, team, base_version, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    queued = []
+    monkeypatch.setattr(services, "enqueue", lambda job: queued.append(job.pk))
+    now = timezone.now()
+
+    def running(worker, heartbeat):
+        return Job.objects.create(kind="export", team=team, owner=trainer, params={"model_version": base_version.pk},
+                                  state=Job.State.RUNNING, worker_host=worker, heartbeat_at=heartbeat, attempts=1)
+
+    own = running("celery@me", now)
+    stale = running("celery@elsewhere", now - timedelta(minutes=10))
+    live = running("celery@elsewhere", now)
+    assert sorted(services.recover_orphaned_jobs("celery@me")) == sorted([own.pk, stale.pk])
+    assert sorted(queued) == sorted([own.pk, stale.pk])
+    live.refresh_from_db()
+    own.refresh_from_db()
+    assert live.state == Job.State.RUNNING and own.state == Job.State.QUEUED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from datetime import timedelta
 
 from django.db import transaction
@@ -22,8 +23,10 @@ from webapp.registry.selectors import visible_model_versions
 
 log = logging.getLogger(__name__)
 
-#: A running job whose heartbeat is older than this is considered orphaned (its worker died).
-HEARTBEAT_STALE = timedelta(minutes=2)
+#: A running job's heartbeat is refreshed this often by a thread beside the run (seconds) ...
+HEARTBEAT_INTERVAL = 30.0
+#: ... so one older than this means its worker died and the job is orphaned.
+HEARTBEAT_STALE = timedelta(minutes=3)
 
 
 class JobSubmissionError(Exception):
@@ -136,6 +139,8 @@ def run_job(job_id: int, worker: str | None = None) -> Job | None:
         job.save()
     publish(job)
     reporter = JobProgressReporter(job)
+    heartbeat = Heartbeat(job.pk)
+    heartbeat.start()
     try:
         result = RUNNERS[job.kind](job, reporter)
     except (JobCancelled, StopTraining):
@@ -150,7 +155,31 @@ def run_job(job_id: int, worker: str | None = None) -> Job | None:
             _finish(job, Job.State.CANCELLED, error="Cancelled by a user.", result=result)
         else:
             _finish(job, Job.State.SUCCEEDED, result=result)
+    finally:
+        heartbeat.stop()
     return job
+
+
+class Heartbeat(threading.Thread):
+    """Refreshes a running job's heartbeat even while no progress event arrives (a long epoch)."""
+
+    def __init__(self, job_id: int, interval: float = HEARTBEAT_INTERVAL):
+        super().__init__(name=f"job-{job_id}-heartbeat", daemon=True)
+        self.job_id, self.interval = job_id, interval
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stopped.wait(self.interval):
+                Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)
 
 
 def _finish(job: Job, state: str, *, result: dict | None = None, error: str = "") -> None:
