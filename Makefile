@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/package.json -type f 2>/dev/null)
+FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/studio.html frontend/vite.config.ts frontend/package.json -type f 2>/dev/null)
 
 .PHONY: run test test-python test-frontend install frontend chromium lock openapi bench clean help
 

@@ -1,6 +1,7 @@
 /// <reference types="vitest/config" />
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -79,6 +80,12 @@ export default defineConfig({
     target: 'es2022',
     assetsInlineLimit: 0,
     sourcemap: true,
+    rollupOptions: {
+      input: {
+        index: join(dirname(fileURLToPath(import.meta.url)), 'index.html'),
+        studio: join(dirname(fileURLToPath(import.meta.url)), 'studio.html'),
+      },
+    },
   },
   server: {
     headers: isolationHeaders,

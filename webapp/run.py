@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from webapp.accounts.services import ensure_admin
     from webapp.registry import services as registry_services
+    from webapp.datasets.services import requeue_pending as requeue_pending_datasets
     from webapp.segmentation.services import requeue_pending_embeddings
 
     config = settings.STUDIO
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     password = ensure_admin("admin", os.environ.get("KDSAM_ADMIN_PASSWORD") or None)
     if not settings.CELERY_TASK_ALWAYS_EAGER and not args.no_worker:
         requeue_pending_embeddings()
+        requeue_pending_datasets()
 
     processes: list[subprocess.Popen] = []
     python = sys.executable
@@ -80,10 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         [python, "-m", "daphne", "-b", args.host, "-p", str(args.port), "webapp.kdsam_studio.asgi:application"],
         env=child_env,
     ))
-    if not args.no_worker:
+    # Two single-task workers on both queues, so an hour-long training job never holds back the
+    # embedding of a clinician's upload or a dataset import. Names are stable across restarts: a
+    # worker that comes back recognises (and requeues) the jobs it was running.
+    workers = 0 if args.no_worker else max(1, int(os.environ.get("KDSAM_WORKERS", "2")))
+    for index in range(1, workers + 1):
         processes.append(subprocess.Popen(
-            [python, "-m", "celery", "-A", "worker.celery_app", "worker", "--queues", "gpu,cpu",
-             "--pool", "solo", "--loglevel", "INFO", "--hostname", os.environ.get("KDSAM_WORKER_NAME", "kdsam@%h"), "--without-gossip", "--without-mingle"],
+            [python, "-m", "celery", "-A", "worker.celery_app", "worker", "--queues", "gpu,cpu", "--pool", "solo",
+             "--loglevel", "INFO", "--hostname", f"kdsam-{index}@%h", "--without-gossip", "--without-mingle"],
             env=worker_env,
         ))
 

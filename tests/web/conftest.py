@@ -31,3 +31,13 @@ def on_commit_runs_immediately(monkeypatch):
     from django.db import transaction
 
     monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())
+
+
+@pytest.fixture(autouse=True)
+def dataset_import_roots(settings, tmp_path_factory):
+    """Staff may import server folders from the test fixtures and the tests' temp dirs."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    roots = (Path(__file__).resolve().parents[1] / "fixtures", tmp_path_factory.getbasetemp().resolve())
+    settings.STUDIO = replace(settings.STUDIO, dataset_import_roots=roots)

@@ -230,3 +230,13 @@ def test_a_starting_worker_requeues_its_own_and_stale_running_jobs_but_not_live_
     live.refresh_from_db()
     own.refresh_from_db()
     assert live.state == Job.State.RUNNING and own.state == Job.State.QUEUED
+
+
+def test_a_dataset_used_by_a_queued_job_cannot_be_deleted(client_a, trainer, team, dataset, base_version, monkeypatch):
+    monkeypatch.setattr(services, "enqueue", lambda job: None)
+    job = services.submit_job(trainer, team.pk, "finetune", {"dataset": dataset.pk, "model_version": base_version.pk})
+    response = client_a.delete(f"/api/datasets/{dataset.pk}/")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "dataset_in_use" and str(job.pk) in response.json()["error"]["message"]
+    services.cancel_job(job)
+    assert client_a.delete(f"/api/datasets/{dataset.pk}/").status_code == 204

@@ -1,7 +1,7 @@
 """What each job kind does: gather inputs from the database, call ``kdsam_core``, register outputs.
 
 Every runner takes ``(job, reporter)`` and returns the job's result dict. Runs live in
-``<data dir>/jobs/<id>/``; a second attempt of the same job resumes from the checkpoint there.
+``<data dir>/jobs/<id>-<created>/``; a second attempt of the same job resumes from the checkpoint there.
 Embedding caches are shared between jobs under ``<data dir>/cache/`` (keyed by image content,
 model weights and preprocessing version).
 """
@@ -21,7 +21,8 @@ from webapp.registry.models import ModelVersion
 
 
 def job_dir(job: Job) -> Path:
-    path = settings.STUDIO.data_dir / "jobs" / str(job.pk)
+    """The job's run folder; named by id and creation time, so a reused id never resumes a stranger's run."""
+    path = settings.STUDIO.data_dir / "jobs" / f"{job.pk}-{job.created_at:%Y%m%dT%H%M%S%f}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

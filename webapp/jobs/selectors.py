@@ -26,3 +26,7 @@ def queue_position(job: Job) -> int | None:
         | Q(priority=job.priority, created_at=job.created_at, id__lt=job.id)
     )
     return ahead.count() + 1
+
+
+def active_jobs_using_dataset(dataset_id: int) -> QuerySet[Job]:
+    return Job.objects.filter(params__dataset=dataset_id, state__in=[Job.State.QUEUED, Job.State.RUNNING])

@@ -57,6 +57,11 @@ class StudioConfig:
     csrf_trusted_origins: tuple[str, ...] = ()  #: CSRF_TRUSTED_ORIGINS (comma list)
     max_upload_mb: int = 50  #: KDSAM_MAX_UPLOAD_MB
     max_image_pixels: int = 100_000_000  #: KDSAM_MAX_IMAGE_PIXELS (decompression-bomb guard)
+    max_dataset_archive_gb: int = 50  #: KDSAM_MAX_DATASET_ARCHIVE_GB: largest dataset upload
+    max_dataset_uncompressed_gb: int = 100  #: KDSAM_MAX_DATASET_UNCOMPRESSED_GB: largest expanded dataset
+    max_dataset_files: int = 300_000  #: KDSAM_MAX_DATASET_FILES
+    #: KDSAM_DATASET_IMPORT_ROOTS (":"-separated): server folders staff may import datasets from; empty = none
+    dataset_import_roots: tuple[Path, ...] = ()
     celery_eager: bool = False  #: KDSAM_CELERY_EAGER: run tasks inline (tests)
     torch_threads: int = 0  #: KDSAM_TORCH_THREADS: encoder threads in the worker (0 = all cores)
     extra: dict = field(default_factory=dict)
@@ -105,6 +110,10 @@ class StudioConfig:
             csrf_trusted_origins=origins,
             max_upload_mb=_int(env, "KDSAM_MAX_UPLOAD_MB", cls.max_upload_mb),
             max_image_pixels=_int(env, "KDSAM_MAX_IMAGE_PIXELS", cls.max_image_pixels),
+            max_dataset_archive_gb=_int(env, "KDSAM_MAX_DATASET_ARCHIVE_GB", cls.max_dataset_archive_gb),
+            max_dataset_uncompressed_gb=_int(env, "KDSAM_MAX_DATASET_UNCOMPRESSED_GB", cls.max_dataset_uncompressed_gb),
+            max_dataset_files=_int(env, "KDSAM_MAX_DATASET_FILES", cls.max_dataset_files),
+            dataset_import_roots=tuple(Path(p).expanduser().resolve() for p in env.get("KDSAM_DATASET_IMPORT_ROOTS", "").split(":") if p),
             celery_eager=_bool(env, "KDSAM_CELERY_EAGER", False),
             torch_threads=_int(env, "KDSAM_TORCH_THREADS", 0),
         )

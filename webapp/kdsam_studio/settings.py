@@ -132,6 +132,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"DatasetStateEnum": "webapp.datasets.models.Dataset.State"},
 }
 
 LANGUAGE_CODE = "en-us"

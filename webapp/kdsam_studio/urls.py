@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/images/<int:image_id>/", segmentation.ImageDetailView.as_view(), name="api-image"),
     path("api/images/<int:image_id>/file/", segmentation.ImageFileView.as_view(), name="api-image-file"),
     path("api/images/<int:image_id>/embedding/", segmentation.ImageEmbeddingView.as_view(), name="api-image-embedding"),
+    path("api/images/<int:image_id>/pixels/", segmentation.ImagePixelsView.as_view(), name="api-image-pixels"),
     path("api/images/<int:image_id>/masks/", segmentation.ImageMasksView.as_view(), name="api-image-masks"),
     path("api/images/<int:image_id>/masks/coco/", segmentation.ImageMasksExportView.as_view(), name="api-image-masks-coco"),
     path("api/masks/<int:mask_id>/", segmentation.MaskDetailView.as_view(), name="api-mask"),

@@ -1,0 +1,138 @@
+"""Fixtures and builders shared by tests/web/test_datasets_*.py (this module holds no tests)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from rest_framework.test import APIClient
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_DATASETS = REPO_ROOT / "tests" / "fixtures" / "datasets"
+
+
+def png(width: int = 16, height: int = 12, *, seed: int = 0, mode: str = "L") -> bytes:
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if mode == "L" else (height, width, 3)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def mask_png(width: int = 16, height: int = 12, *, empty: bool = False, seed: int = 0) -> bytes:
+    array = np.zeros((height, width), dtype=np.uint8)
+    if not empty:
+        array[2:height - 2, 3:width - 3] = 255
+        array[np.random.default_rng(seed).random((height, width)) < 0.2] = 255  # distinct content per seed
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def jpeg(width: int = 32, height: int = 24, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def generic_files(n: int = 4, *, seed: int | None = None) -> dict[str, bytes]:
+    """A generic dataset: ``images/case<i>.png`` + ``masks/case<i>.png``, new content unless ``seed`` is given
+    (test transactions roll back, but stored files stay: fresh content keeps tests independent)."""
+    seed = int(np.random.default_rng().integers(1, 2**31)) if seed is None else seed
+    files = {}
+    for i in range(n):
+        files[f"data/images/case{i}.png"] = png(seed=seed * 100 + i)
+        files[f"data/masks/case{i}.png"] = mask_png(seed=seed * 100 + i)
+    return files
+
+
+def zip_bytes(files: dict[str, bytes], *, symlinks: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o120777 << 16)
+            archive.writestr(info, target)
+    return buffer.getvalue()
+
+
+def tar_gz_bytes(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def media_files() -> set[str]:
+    """Every file under the datasets folder of the data dir (uploads, objects, thumbnails, temp)."""
+    from webapp.datasets import conf
+
+    root = conf.media_root() / "datasets"
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def upload(client: APIClient, team_id: int, content: bytes, filename: str = "ds.zip", *, chunk: int | None = None, **extra):
+    """Create the upload and send the bytes (in chunks of ``chunk``); returns the last response."""
+    response = client.post("/api/datasets/", {"team": team_id, "name": extra.pop("name", "ds"), "filename": filename,
+                                              "size": len(content), **extra}, format="json")
+    assert response.status_code == 201, response.content
+    dataset = response.json()
+    chunk = chunk or len(content)
+    for offset in range(0, len(content), chunk):
+        response = client.put(f"{dataset['upload_url']}?offset={offset}", content[offset:offset + chunk],
+                              content_type="application/octet-stream")
+        assert response.status_code == 200, response.content
+    return dataset["id"], response
+
+
+@pytest.fixture
+def team(db):
+    from webapp.accounts.models import Team
+
+    return Team.objects.create(name="Radiology")
+
+
+def _member(django_user_model, team, username: str, role: str | None, **kwargs) -> APIClient:
+    from webapp.accounts.services import add_member
+
+    user = django_user_model.objects.create_user(username, password=None, **kwargs)  # no hashing: fast
+    if role:
+        add_member(team, user, role)
+    client = APIClient()
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def trainer(django_user_model, team) -> APIClient:
+    return _member(django_user_model, team, "trainer", "trainer")
+
+
+@pytest.fixture
+def team_clinician(django_user_model, team) -> APIClient:
+    return _member(django_user_model, team, "member-clinician", "clinician")
+
+
+@pytest.fixture
+def outsider(django_user_model, team) -> APIClient:
+    from webapp.accounts.models import Team
+
+    other = Team.objects.create(name="Other")
+    return _member(django_user_model, other, "outsider", "admin")
+
+
+@pytest.fixture
+def staff(django_user_model, team) -> APIClient:
+    return _member(django_user_model, team, "staff", "admin", is_staff=True)

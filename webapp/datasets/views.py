@@ -1,0 +1,276 @@
+"""Thin API views of datasets: parse, check the team role, call a service or selector, serialise."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webapp.accounts.permissions import require_role
+from webapp.accounts.selectors import TRAINING_ROLES
+from webapp.datasets import conf, selectors, services, storage
+from webapp.datasets.models import Dataset, DatasetItem
+from webapp.datasets.serializers import (
+    ConfirmSerializer,
+    DatasetCreateSerializer,
+    DatasetItemPageSerializer,
+    DatasetItemSerializer,
+    DatasetReportSerializer,
+    DatasetSerializer,
+    FolderImportSerializer,
+)
+from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
+
+ERRORS = {400: ApiErrorSerializer, 403: ApiErrorSerializer, 404: ApiErrorSerializer}
+_CHOICES = {
+    "image_without_mask": ("import the image without a mask", "skip these images", "skip"),
+    "empty_mask": ("keep the image as a negative", "skip these images", "skip"),
+    "non_binary_mask": ("binarise the mask", "skip these images", "skip"),
+    "duplicate_id": ("rename the later image", "skip the renamed images", "skip"),
+    "duplicate_image": ("skip the later copy", "keep every copy", "keep_duplicates"),
+}
+
+
+class RawBodyParser(BaseParser):
+    """Declares the raw chunk body; the view streams it itself (never through request.data)."""
+
+    media_type = "application/octet-stream"
+
+    def parse(self, stream, media_type=None, parser_context=None):  # pragma: no cover - not used
+        return stream
+
+
+def _rejected(error: services.DatasetRejected) -> ApiError:
+    return ApiError(error.code, error.message, field=error.field, status_code=error.status)
+
+
+def _dataset_or_404(request, dataset_id: int, *, write: bool = False) -> Dataset:
+    dataset = selectors.dataset_of(request.user, dataset_id)
+    if dataset is None:
+        raise Http404("no such dataset")
+    if write:
+        require_role(request.user, dataset.team_id, TRAINING_ROLES)
+    return dataset
+
+
+def _ratios(value):
+    return dict(value) if value else None
+
+
+class DatasetListView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses=DatasetSerializer(many=True), operation_id="datasets_list",
+                   parameters=[OpenApiParameter("team", int, required=False), OpenApiParameter("state", str, required=False)])
+    def get(self, request):
+        datasets = selectors.datasets_of(request.user)
+        if team := request.query_params.get("team"):
+            datasets = datasets.filter(team_id=int(team)) if team.isdigit() else datasets.none()
+        if state := request.query_params.get("state"):
+            datasets = datasets.filter(state=state)
+        return Response(DatasetSerializer(datasets, many=True, context={"request": request}).data)
+
+    @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer, **ERRORS, 507: ApiErrorSerializer},
+                   operation_id="datasets_create_upload")
+    def post(self, request):
+        serializer = DatasetCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        require_role(request.user, data["team"], TRAINING_ROLES)
+        try:
+            dataset = services.create_upload(
+                request.user, data["team"], name=data["name"], filename=data["filename"], size=data["size"],
+                format=data["format"], mask_label=data["mask_label"], seed=data["seed"], ratios=_ratios(data["ratios"]),
+            )
+        except services.DatasetRejected as error:
+            raise _rejected(error) from error
+        return Response(DatasetSerializer(dataset, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetFolderImportView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=FolderImportSerializer, responses={201: DatasetSerializer, **ERRORS}, operation_id="datasets_import_folder")
+    def post(self, request):
+        if not request.user.is_staff:
+            raise ApiError("forbidden", "Only site staff may import datasets from server folders.", status_code=403)
+        serializer = FolderImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        require_role(request.user, data["team"], TRAINING_ROLES)
+        try:
+            dataset = services.create_folder_import(
+                request.user, data["team"], name=data["name"], path=data["path"], format=data["format"],
+                mask_label=data["mask_label"], seed=data["seed"], ratios=_ratios(data["ratios"]),
+            )
+        except services.DatasetRejected as error:
+            raise _rejected(error) from error
+        return Response(DatasetSerializer(dataset, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetailView(APIView):
+    @extend_schema(responses={200: DatasetSerializer, 404: ApiErrorSerializer}, operation_id="datasets_retrieve")
+    def get(self, request, dataset_id: int):
+        return Response(DatasetSerializer(_dataset_or_404(request, dataset_id), context={"request": request}).data)
+
+    @extend_schema(responses={204: None, **ERRORS}, operation_id="datasets_delete")
+    def delete(self, request, dataset_id: int):
+        try:
+            services.delete_dataset(_dataset_or_404(request, dataset_id, write=True))
+        except services.DatasetRejected as error:
+            raise _rejected(error) from error
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DatasetUploadView(APIView):
+    parser_classes = [RawBodyParser]
+
+    @extend_schema(
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        parameters=[OpenApiParameter("offset", int, required=True, description="Bytes already received (from the last answer).")],
+        responses={200: DatasetSerializer, **ERRORS, 409: ApiErrorSerializer, 413: ApiErrorSerializer},
+        operation_id="datasets_upload_chunk",
+        description=f"Append the next chunk (at most {conf.MAX_CHUNK_BYTES} bytes) of the archive. "
+                    "The last chunk queues validation.",
+    )
+    def put(self, request, dataset_id: int):
+        dataset = _dataset_or_404(request, dataset_id, write=True)
+        offset = request.query_params.get("offset", "")
+        if not offset.isdigit():
+            raise ApiError("invalid_offset", "Give the query parameter offset (bytes received so far).", field="offset")
+        length = request.META.get("CONTENT_LENGTH")
+        try:
+            dataset = services.receive_chunk(dataset, int(offset), request._request, int(length) if length else None)
+        except services.DatasetRejected as error:
+            raise _rejected(error) from error
+        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+
+
+class DatasetStatusView(APIView):
+    @extend_schema(responses={200: DatasetSerializer, 404: ApiErrorSerializer}, operation_id="datasets_status")
+    def get(self, request, dataset_id: int):
+        return Response(DatasetSerializer(_dataset_or_404(request, dataset_id), context={"request": request}).data)
+
+
+def skip_choices(report: dict | None) -> list[dict]:
+    counts = (report or {}).get("problem_counts", {})
+    return [
+        {"code": code, "count": counts[code], "default": default, "alternative": alternative, "field": field}
+        for code, (default, alternative, field) in _CHOICES.items() if counts.get(code)
+    ]
+
+
+class DatasetReportView(APIView):
+    @extend_schema(responses={200: DatasetReportSerializer, 404: ApiErrorSerializer}, operation_id="datasets_report")
+    def get(self, request, dataset_id: int):
+        dataset = _dataset_or_404(request, dataset_id)
+        return Response({"id": dataset.pk, "state": dataset.state, "error": dataset.error, "report": dataset.report,
+                         "choices": skip_choices(dataset.report)})
+
+
+class DatasetConfirmView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=ConfirmSerializer, responses={200: DatasetSerializer, **ERRORS, 409: ApiErrorSerializer},
+                   operation_id="datasets_confirm")
+    def post(self, request, dataset_id: int):
+        dataset = _dataset_or_404(request, dataset_id, write=True)
+        serializer = ConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            dataset = services.confirm(dataset, skip_codes=data["skip"], skip_samples=data["skip_samples"],
+                                       keep_duplicates=data["keep_duplicates"], seed=data["seed"], ratios=_ratios(data["ratios"]))
+        except services.DatasetRejected as error:
+            raise _rejected(error) from error
+        dataset.refresh_from_db()
+        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+
+
+class DatasetCancelView(APIView):
+    @extend_schema(request=None, responses={200: DatasetSerializer, **ERRORS, 409: ApiErrorSerializer}, operation_id="datasets_cancel")
+    def post(self, request, dataset_id: int):
+        dataset = _dataset_or_404(request, dataset_id, write=True)
+        try:
+            dataset = services.cancel(dataset)
+        except services.DatasetRejected as error:
+            raise _rejected(error) from error
+        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+
+
+class DatasetItemsView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("split", str, enum=DatasetItem.Split.values, required=False),
+                    OpenApiParameter("class", str, required=False),
+                    OpenApiParameter("page", int, required=False), OpenApiParameter("page_size", int, required=False)],
+        responses={200: DatasetItemPageSerializer, 404: ApiErrorSerializer}, operation_id="datasets_items",
+    )
+    def get(self, request, dataset_id: int):
+        dataset = _dataset_or_404(request, dataset_id)
+        params = request.query_params
+        split = params.get("split") or None
+        if split and split not in DatasetItem.Split.values:
+            raise ApiError("invalid_split", f"Unknown split {split!r}; use train, val or test.", field="split")
+        try:
+            page = max(1, int(params.get("page", 1)))
+            page_size = min(200, max(1, int(params.get("page_size", 48))))
+        except ValueError:
+            raise ApiError("invalid_page", "page and page_size must be integers.") from None
+        items = selectors.items_of(dataset, split=split, class_label=params.get("class") or None)
+        start = (page - 1) * page_size
+        return Response({"count": items.count(), "page": page, "page_size": page_size,
+                         "results": DatasetItemSerializer(items[start:start + page_size], many=True).data})
+
+
+def _item_or_404(request, dataset_id: int, item_pk: int) -> DatasetItem:
+    item = selectors.item_of(_dataset_or_404(request, dataset_id), item_pk)
+    if item is None:
+        raise Http404("no such item")
+    return item
+
+
+def _file(path, content_type: str | None = None) -> FileResponse:
+    if not path.exists():
+        raise Http404("file missing")
+    response = FileResponse(open(path, "rb"), content_type=content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+_BINARY = {(200, "image/*"): OpenApiTypes.BINARY, 404: ApiErrorSerializer}
+
+
+class DatasetItemImageView(APIView):
+    @extend_schema(responses=_BINARY, operation_id="datasets_item_image")
+    def get(self, request, dataset_id: int, item_pk: int):
+        return _file(storage.path_of(_item_or_404(request, dataset_id, item_pk).image_file))
+
+
+class DatasetItemMaskView(APIView):
+    @extend_schema(responses=_BINARY, operation_id="datasets_item_mask")
+    def get(self, request, dataset_id: int, item_pk: int):
+        item = _item_or_404(request, dataset_id, item_pk)
+        if not item.mask_file:
+            raise Http404("this image is unlabelled")
+        return _file(storage.path_of(item.mask_file), "image/png")
+
+
+class DatasetItemThumbnailView(APIView):
+    @extend_schema(responses=_BINARY, operation_id="datasets_item_thumbnail")
+    def get(self, request, dataset_id: int, item_pk: int):
+        return _file(services.thumbnail(_item_or_404(request, dataset_id, item_pk), "image"), "image/jpeg")
+
+
+class DatasetItemMaskThumbnailView(APIView):
+    @extend_schema(responses=_BINARY, operation_id="datasets_item_mask_thumbnail")
+    def get(self, request, dataset_id: int, item_pk: int):
+        item = _item_or_404(request, dataset_id, item_pk)
+        if not item.mask_file:
+            raise Http404("this image is unlabelled")
+        return _file(services.thumbnail(item, "mask"), "image/png")
