@@ -366,7 +366,8 @@ def finetune(
     if config.evaluate and val_samples:
         from kdsam_core.evaluation.evaluate import evaluate_model
 
-        records = evaluate_model(model, val_samples, device="cpu" if device.type == "cpu" else device)
+        emit(ProgressEvent(kind="stage", phase="finetune", extra={"stage": "evaluating the best epoch on the validation split"}))
+        records = evaluate_model(model, val_samples, device="cpu" if device.type == "cpu" else device, callback=emit)
         from kdsam_core.evaluation.metrics import summarize
 
         evaluation = {
@@ -391,6 +392,7 @@ def finetune(
     if config.export_onnx:
         from kdsam_core.export.decoder_onnx import export_decoder_onnx
 
+        emit(ProgressEvent(kind="stage", phase="finetune", extra={"stage": "exporting the decoder to ONNX"}))
         onnx["single"] = str(export_decoder_onnx(model, out_dir / "decoder.onnx", multimask=False))
         onnx["multimask"] = str(export_decoder_onnx(model, out_dir / "decoder_multimask.onnx", multimask=True))
     result = FinetuneResult(checkpoint=checkpoint, history=history, best_epoch=best_epoch, onnx=onnx,

@@ -22,7 +22,8 @@ class StopTraining(Exception):
 
 @dataclass
 class ProgressEvent:
-    """``kind``: ``"cache"`` (embedding precomputation), ``"step"``, ``"epoch"`` or ``"done"``."""
+    """``kind``: ``"cache"`` (embedding precomputation), ``"step"``, ``"epoch"``, ``"stage"`` (a step
+    after training, named in ``extra["stage"]``: evaluation, export) or ``"done"``."""
 
     kind: str
     phase: str  #: "distill", "finetune", "embed", "evaluate"

@@ -240,3 +240,25 @@ def test_a_dataset_used_by_a_queued_job_cannot_be_deleted(client_a, trainer, tea
     assert response.json()["error"]["code"] == "dataset_in_use" and str(job.pk) in response.json()["error"]["message"]
     services.cancel_job(job)
     assert client_a.delete(f"/api/datasets/{dataset.pk}/").status_code == 204
+
+
+def test_a_job_cancelled_before_its_first_epoch_can_be_retried_and_succeeds(trainer, team, dataset, base_version, monkeypatch):
+    from webapp.jobs.progress import JobCancelled, JobProgressReporter
+
+    monkeypatch.setattr(services, "enqueue", lambda job: None)
+    job = services.submit_job(trainer, team.pk, "finetune", {"dataset": dataset.pk, "model_version": base_version.pk, **TINY_FINETUNE})
+
+    def cancelled_at_first_event(self, event):
+        raise JobCancelled("cancelled while the embeddings were being cached")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(JobProgressReporter, "__call__", cancelled_at_first_event)
+        services.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.CANCELLED and job.attempts == 1
+    services.retry_job(job)
+    services.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert job.attempts == 2 and [entry["epoch"] for entry in job.history] == [1, 2]
+    assert any("exporting the decoder" in line for line in job.log_tail.splitlines()), job.log_tail

@@ -62,6 +62,8 @@ def append_log(job: Job, line: str) -> None:
 
 
 def describe(event: ProgressEvent) -> str:
+    if event.kind == "stage":
+        return f"{event.phase}: {event.extra.get('stage', '')}"
     parts = [event.phase, event.kind]
     if event.epochs:
         parts.append(f"epoch {event.epoch}/{event.epochs}")
@@ -88,7 +90,7 @@ class JobProgressReporter:
     def __call__(self, event: ProgressEvent) -> None:
         now = time.monotonic()
         data = event.to_dict()
-        important = event.kind in ("epoch", "done")
+        important = event.kind in ("epoch", "stage", "done")
         if event.kind == "epoch":
             if not self._first_epoch_seen and event.epoch > 1 and self.job.attempts > 1:
                 append_log(self.job, f"resumed from the checkpoint: attempt {self.job.attempts} continues at epoch {event.epoch}")
@@ -96,6 +98,8 @@ class JobProgressReporter:
             # A resumed attempt may repeat the epoch that was cut short: keep one entry per epoch.
             earlier = [entry for entry in self.job.history if entry.get("epoch", 0) < event.epoch]
             self.job.history = earlier + [{"epoch": event.epoch, "lr": event.lr, **event.losses}]
+        if event.kind == "stage":  # keep the last epoch/step figures, add what happens now
+            data = {**self.job.progress, "kind": "stage", "phase": event.phase, "extra": {**event.extra}}
         if important or now - self._last_write >= self.min_interval:
             self._last_write = now
             self.job.progress = data

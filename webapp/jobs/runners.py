@@ -62,7 +62,8 @@ def fresh_model(version: ModelVersion):
 
 
 def resume_wanted(job: Job) -> bool:
-    return job.attempts > 1 or (job_dir(job) / "last.pt").exists()
+    """Resume when an earlier attempt left an epoch checkpoint (one cancelled before its first epoch did not)."""
+    return (job_dir(job) / "last.pt").exists()
 
 
 # ---------------------------------------------------------------------------------------------

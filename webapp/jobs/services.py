@@ -58,6 +58,7 @@ def submit_job(user, team_id: int, kind: str, raw_params: dict | None, priority:
         job = Job.objects.create(kind=kind, team_id=team_id, owner=user, params=params,
                                  queue=QUEUE_BY_KIND[kind], priority=max(0, min(9, priority)))
         transaction.on_commit(lambda: enqueue(job))
+        transaction.on_commit(lambda: publish(job))  # other open job lists show it at once
     return job
 
 

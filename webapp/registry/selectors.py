@@ -14,12 +14,12 @@ def active_model_version() -> ModelVersion | None:
 
 def visible_model_versions(user) -> QuerySet[ModelVersion]:
     """Published deployment-wide versions, published versions of the user's teams, and every
-    non-archived version of the teams where the user trains."""
+    version (drafts and archived ones included) of the teams where the user trains."""
     trainer_teams = team_ids_with_role(user, TRAINING_ROLES)
     return ModelVersion.objects.filter(
         Q(state=ModelVersion.State.PUBLISHED, team__isnull=True)
         | Q(state=ModelVersion.State.PUBLISHED, team__in=teams_of(user))
-        | Q(team__in=trainer_teams, state__in=[ModelVersion.State.DRAFT, ModelVersion.State.PUBLISHED])
+        | Q(team__in=trainer_teams)
         | Q(is_active=True)
     ).distinct()
 
