@@ -201,9 +201,14 @@ const server = createServer(async (req, res) => {
     if (!file.startsWith(dist) || !existsSync(file)) return send(res, 404, 'not found', 'text/plain');
     return send(res, 200, readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream');
   }
-  if (path === '/models/1/decoder.onnx') return send(res, 200, readFileSync(decoderPath), 'application/octet-stream');
+  if (path === '/models/1/decoder.onnx' || path === '/segmentation/decoders/1/decoder-multimask.onnx') {
+    // the same file for both: the UI handles a single-output decoder (no candidates then)
+    return send(res, 200, readFileSync(decoderPath), 'application/octet-stream');
+  }
+  if (path === '/api/models/') return send(res, 200, [model]);
   if (path === '/api/session/') return send(res, 200, { user: { username: 'smoke', is_staff: false } });
   if (path === '/api/models/active/') return send(res, 200, model);
+  if (/^\/api\/images\/\d+\/masks\/$/.test(path) && req.method === 'GET') return send(res, 200, []);
   if (path === '/api/images/' && req.method === 'GET') return send(res, 200, [...images.values()].reverse());
   if (path === '/api/images/' && req.method === 'POST') {
     if (!req.headers['x-csrftoken']) return error(res, 403, 'csrf', 'CSRF token missing.');
@@ -295,7 +300,7 @@ try {
   const box = await overlay.boundingBox();
   const at = (ix, iy) => ({ x: (ix * box.width) / W, y: (iy * box.height) / H });
   const t0 = Date.now();
-  await overlay.click({ position: at(300, 260) });
+  await overlay.click({ force: true, position: at(300, 260) });
   await page.locator('#viewer[data-decode-count="1"]').waitFor({ timeout: 30000 });
   const firstMs = Date.now() - t0;
   let prompt = JSON.parse(await page.locator('#viewer').getAttribute('data-last-prompt'));
@@ -327,9 +332,9 @@ try {
   check(mask.alphas.every((a) => a === 0 || a === mask.alphas.at(-1)), `overlay alphas are 0 or the mask alpha: ${mask.alphas}`);
   console.log(`     mask covers ${mask.on} of ${mask.total} pixels`);
 
-  await overlay.click({ position: at(100, 80), modifiers: ['Shift'] });
+  await overlay.click({ force: true, position: at(100, 80), modifiers: ['Shift'] });
   await page.locator('#viewer[data-decode-count="2"]').waitFor({ timeout: 30000 });
-  await overlay.click({ position: at(500, 450), button: 'right' });
+  await overlay.click({ force: true, position: at(500, 450), button: 'right' });
   await page.locator('#viewer[data-decode-count="3"]').waitFor({ timeout: 30000 });
   prompt = JSON.parse(await page.locator('#viewer').getAttribute('data-last-prompt'));
   check(
@@ -339,7 +344,7 @@ try {
   mask = await readMask();
 
   // fast clicking: latest wins, no backlog
-  for (const [x, y] of [[310, 250], [320, 270], [290, 255], [305, 265]]) await overlay.click({ position: at(x, y) });
+  for (const [x, y] of [[310, 250], [320, 270], [290, 255], [305, 265]]) await overlay.click({ force: true, position: at(x, y) });
   await page.waitForFunction(() => {
     const v = document.querySelector('#viewer');
     return JSON.parse(v.dataset.lastPrompt).points.length === 7;

@@ -4,6 +4,215 @@
  */
 
 export interface paths {
+    "/api/datasets/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_list"];
+        put?: never;
+        post: operations["datasets_create_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_retrieve"];
+        put?: never;
+        post?: never;
+        delete: operations["datasets_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["datasets_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/confirm/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["datasets_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/items/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_items"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/items/{item_pk}/image/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_item_image"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/items/{item_pk}/mask/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_item_mask"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/items/{item_pk}/mask-thumbnail/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_item_mask_thumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/items/{item_pk}/thumbnail/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_item_thumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/report/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/status/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/upload/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** @description Append the next chunk (at most 67108864 bytes) of the archive. The last chunk queues validation. */
+        put: operations["datasets_upload_chunk"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/import-folder/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["datasets_import_folder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/images/": {
         parameters: {
             query?: never;
@@ -100,6 +309,120 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/images/{image_id}/pixels/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["images_pixels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["jobs_list"];
+        put?: never;
+        post: operations["jobs_submit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/{job_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["jobs_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/{job_id}/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["jobs_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/{job_id}/files/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A file the job's result lists (evaluation report, figures). */
+        get: operations["jobs_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/{job_id}/retry/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["jobs_retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/schemas/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Parameters of every job kind with the paper's defaults (for the forms that start jobs). */
+        get: operations["jobs_schemas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/masks/{mask_id}/": {
         parameters: {
             query?: never;
@@ -116,7 +439,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/masks/{mask_id}/export/": {
+    "/api/masks/{mask_id}/export/{fmt}/": {
         parameters: {
             query?: never;
             header?: never;
@@ -126,6 +449,71 @@ export interface paths {
         get: operations["masks_export"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Published versions (the segmentation model picker); ``?all=1`` adds the drafts of teams you train in. */
+        get: operations["models_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{version_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["models_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{version_id}/archive/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["models_archive_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{version_id}/publish/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["models_publish_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -193,6 +581,198 @@ export interface components {
             message: string;
             field?: string;
         };
+        /**
+         * @description * `kdsam` - KD-SAM (ResNet-50 student)
+         *     * `sam_vit_h` - SAM ViT-H
+         *     * `sam_vit_l` - SAM ViT-L
+         *     * `sam_vit_b` - SAM ViT-B
+         *     * `mobilesam` - MobileSAM (TinyViT)
+         *     * `tiny_teacher` - tiny test ViT
+         * @enum {string}
+         */
+        ArchitectureEnum: "kdsam" | "sam_vit_h" | "sam_vit_l" | "sam_vit_b" | "mobilesam" | "tiny_teacher";
+        /** @enum {unknown} */
+        BlankEnum: "";
+        /**
+         * @description * `unsupported_source` - unsupported_source
+         *     * `archive_corrupt` - archive_corrupt
+         *     * `archive_encrypted` - archive_encrypted
+         *     * `archive_absolute_path` - archive_absolute_path
+         *     * `archive_path_traversal` - archive_path_traversal
+         *     * `archive_symlink` - archive_symlink
+         *     * `archive_hardlink` - archive_hardlink
+         *     * `archive_special_file` - archive_special_file
+         *     * `archive_duplicate_entry` - archive_duplicate_entry
+         *     * `archive_too_large` - archive_too_large
+         *     * `archive_too_many_files` - archive_too_many_files
+         *     * `too_many_files` - too_many_files
+         *     * `unsafe_symlink` - unsafe_symlink
+         *     * `decompression_bomb` - decompression_bomb
+         *     * `unknown_format` - unknown_format
+         *     * `ambiguous_format` - ambiguous_format
+         *     * `manifest_invalid` - manifest_invalid
+         *     * `no_images` - no_images
+         *     * `no_usable_samples` - no_usable_samples
+         *     * `image_without_mask` - image_without_mask
+         *     * `mask_without_image` - mask_without_image
+         *     * `size_mismatch` - size_mismatch
+         *     * `empty_mask` - empty_mask
+         *     * `unreadable_image` - unreadable_image
+         *     * `unreadable_mask` - unreadable_mask
+         *     * `non_binary_mask` - non_binary_mask
+         *     * `outline_not_ellipse` - outline_not_ellipse
+         *     * `unsupported_dicom` - unsupported_dicom
+         *     * `duplicate_image` - duplicate_image
+         *     * `duplicate_id` - duplicate_id
+         *     * `manifest_missing_file` - manifest_missing_file
+         * @enum {string}
+         */
+        CodeEnum: "unsupported_source" | "archive_corrupt" | "archive_encrypted" | "archive_absolute_path" | "archive_path_traversal" | "archive_symlink" | "archive_hardlink" | "archive_special_file" | "archive_duplicate_entry" | "archive_too_large" | "archive_too_many_files" | "too_many_files" | "unsafe_symlink" | "decompression_bomb" | "unknown_format" | "ambiguous_format" | "manifest_invalid" | "no_images" | "no_usable_samples" | "image_without_mask" | "mask_without_image" | "size_mismatch" | "empty_mask" | "unreadable_image" | "unreadable_mask" | "non_binary_mask" | "outline_not_ellipse" | "unsupported_dicom" | "duplicate_image" | "duplicate_id" | "manifest_missing_file";
+        ConfirmRequest: {
+            /** @description Problem codes whose samples are skipped instead of the default action. */
+            skip?: components["schemas"]["SkipEnum"][];
+            /** @description Sample ids to leave out. */
+            skip_samples?: string[];
+            /**
+             * @description Import later copies of duplicate images too.
+             * @default false
+             */
+            keep_duplicates: boolean;
+            seed?: number | null;
+            ratios?: components["schemas"]["RatiosRequest"] | null;
+        };
+        Dataset: {
+            readonly id: number;
+            readonly team: number;
+            readonly team_name: string;
+            readonly name: string;
+            readonly state: components["schemas"]["DatasetStateEnum"];
+            /** @description Detected (or forced) format key. */
+            readonly format: string;
+            readonly original_filename: string;
+            /** @description Declared archive size in bytes. */
+            readonly upload_size: number;
+            readonly upload_received: number;
+            /** @description Server-side folder (staff imports). */
+            readonly source_path: string;
+            readonly created_by: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            readonly error: string;
+            progress: components["schemas"]["Progress"];
+            readonly split_seed: number;
+            split_ratios: components["schemas"]["Ratios"];
+            readonly counts: components["schemas"]["DatasetCounts"] | null;
+            readonly skip_codes: string[];
+            readonly keep_duplicates: boolean;
+            readonly report_url: string;
+            readonly items_url: string;
+            readonly upload_url: string;
+        };
+        DatasetCounts: {
+            items: number;
+            pairs: number;
+            unlabelled: number;
+            negatives: number;
+            groups: number;
+            splits: components["schemas"]["SplitCounts"];
+            classes: {
+                [key: string]: number;
+            };
+            split_classes: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+        };
+        /** @description Start a chunked upload: the archive's name and size; then PUT its bytes to ``upload_url``. */
+        DatasetCreateRequest: {
+            team: number;
+            /** @default  */
+            name: string;
+            filename: string;
+            size: number;
+            /** @default  */
+            format: components["schemas"]["FormatEnum"] | components["schemas"]["BlankEnum"];
+            mask_label?: number | null;
+            seed?: number | null;
+            ratios?: components["schemas"]["RatiosRequest"] | null;
+        };
+        DatasetItem: {
+            readonly id: number;
+            /** @description The image file's stem (unique in the dataset). */
+            readonly item_id: string;
+            readonly split: components["schemas"]["SplitEnum"];
+            readonly split_group: string;
+            readonly class_label: string;
+            readonly subset: string;
+            readonly negative: boolean;
+            readonly unlabelled: boolean;
+            readonly width: number;
+            readonly height: number;
+            /** @description SHA-256 of the stored image file. */
+            readonly sha256: string;
+            readonly image_url: string;
+            readonly mask_url: string | null;
+            readonly thumbnail_url: string;
+            readonly mask_thumbnail_url: string | null;
+        };
+        DatasetItemPage: {
+            count: number;
+            page: number;
+            page_size: number;
+            results: components["schemas"]["DatasetItem"][];
+        };
+        DatasetReport: {
+            id: number;
+            state: string;
+            error: string;
+            report: components["schemas"]["ValidationReport"] | null;
+            choices: components["schemas"]["SkipChoice"][];
+        };
+        /**
+         * @description * `uploading` - Uploading
+         *     * `uploaded` - Uploaded
+         *     * `validating` - Validating
+         *     * `awaiting_confirmation` - Awaiting Confirmation
+         *     * `importing` - Importing
+         *     * `ready` - Ready
+         *     * `failed` - Failed
+         *     * `cancelled` - Cancelled
+         * @enum {string}
+         */
+        DatasetStateEnum: "uploading" | "uploaded" | "validating" | "awaiting_confirmation" | "importing" | "ready" | "failed" | "cancelled";
+        /**
+         * @description * `skip` - skip
+         *     * `keep_duplicates` - keep_duplicates
+         * @enum {string}
+         */
+        FieldEnum: "skip" | "keep_duplicates";
+        /** @description Staff only: read a dataset folder or archive that is already on the server. */
+        FolderImportRequest: {
+            team: number;
+            /** @default  */
+            name: string;
+            path: string;
+            /** @default  */
+            format: components["schemas"]["FormatEnum"] | components["schemas"]["BlankEnum"];
+            mask_label?: number | null;
+            seed?: number | null;
+            ratios?: components["schemas"]["RatiosRequest"] | null;
+        };
+        /**
+         * @description * `` -
+         *     * `kvasir_seg` - kvasir_seg
+         *     * `isic` - isic
+         *     * `hc18` - hc18
+         *     * `busi` - busi
+         *     * `dicom` - dicom
+         *     * `generic` - generic
+         * @enum {string}
+         */
+        FormatEnum: "kvasir_seg" | "isic" | "hc18" | "busi" | "dicom" | "generic";
         ImageObject: {
             readonly id: number;
             filename: string;
@@ -211,11 +791,84 @@ export interface components {
             readonly masks_url: string;
             /** @description The multimask decoder of the image's own model version (the one its embedding belongs to). */
             readonly decoder_url: string;
+            /** @description png, jpeg, tiff, bmp or dicom (converted to PNG for display) */
+            readonly source_format: string;
+            /** @description DICOM: modality, range, window, presets */
+            display: unknown;
+            /** @description Modality values (float32 KDEM) for window/level; DICOM uploads only. */
+            readonly pixels_url: string | null;
+        };
+        ImageSizeRange: {
+            min_width: number;
+            max_width: number;
+            min_height: number;
+            max_height: number;
         };
         ImageUploadRequest: {
             /** Format: binary */
-            file: string;
+            file?: string;
+            /** @description A published model version (GET /api/models/); the active one by default. */
+            model_version?: number | null;
         };
+        JobObject: {
+            readonly id: number;
+            readonly kind: components["schemas"]["KindEnum"];
+            team: number;
+            /** @default  */
+            owner: string;
+            /** @description Validated parameters, defaults filled in. */
+            readonly params: unknown;
+            readonly queue: string;
+            /** @description Higher runs first (0–9). */
+            readonly priority: number;
+            readonly state: components["schemas"]["JobObjectStateEnum"];
+            readonly cancel_requested: boolean;
+            readonly queue_position: number | null;
+            /** @description Latest progress event. */
+            readonly progress: unknown;
+            /** @description One entry per finished epoch (losses, lr). */
+            readonly history: unknown;
+            readonly log_tail: string;
+            readonly result: unknown;
+            readonly error: string;
+            readonly worker_host: string;
+            readonly attempts: number;
+            readonly max_attempts: number;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly started_at: string | null;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+            readonly model_versions: number[];
+        };
+        /**
+         * @description * `queued` - Queued
+         *     * `running` - Running
+         *     * `succeeded` - Succeeded
+         *     * `failed` - Failed
+         *     * `cancelled` - Cancelled
+         * @enum {string}
+         */
+        JobObjectStateEnum: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        JobSubmitRequest: {
+            team: number;
+            kind: components["schemas"]["KindEnum"];
+            params?: {
+                [key: string]: unknown;
+            };
+            /** @default 0 */
+            priority: number;
+        };
+        /**
+         * @description * `distill` - encoder distillation (phase 1)
+         *     * `finetune` - decoder fine-tuning (phase 2)
+         *     * `evaluate` - evaluation
+         *     * `export` - ONNX export
+         *     * `embed` - precompute embeddings
+         * @enum {string}
+         */
+        KindEnum: "distill" | "finetune" | "evaluate" | "export" | "embed";
         MaskObject: {
             readonly id: number;
             image: number;
@@ -245,14 +898,50 @@ export interface components {
         ModelVersion: {
             readonly id: number;
             readonly name: string;
+            readonly architecture: components["schemas"]["ArchitectureEnum"];
             readonly weights: components["schemas"]["WeightsEnum"];
+            readonly state: components["schemas"]["ModelVersionStateEnum"];
+            team: number | null;
             readonly banner: string;
             readonly decoder_onnx_url: string;
             readonly decoder_sha256: string;
+            readonly decoder_onnx_int8_url: string | null;
             readonly image_size: number;
             /** Format: double */
             readonly mask_threshold: number;
             readonly parameters: unknown;
+            /** @description Evaluation results (Dice, IoU per dataset). */
+            readonly metrics: unknown;
+            parent: number | null;
+            readonly teacher: string;
+            readonly training_data: unknown;
+            job: number | null;
+            /** @description The deployment's default model for new images. */
+            readonly is_active: boolean;
+            readonly checkpoint_sha256: string;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
+        /**
+         * @description * `draft` - Draft
+         *     * `published` - Published
+         *     * `archived` - Archived
+         * @enum {string}
+         */
+        ModelVersionStateEnum: "draft" | "published" | "archived";
+        Problem: {
+            code: components["schemas"]["CodeEnum"];
+            path: string;
+            message: string;
+            blocking: boolean;
+            skippable: boolean;
+            action: string;
+            sample_id: string | null;
+        };
+        Progress: {
+            stage: string;
+            done: number;
+            total: number;
         };
         Prompts: {
             points?: number[][];
@@ -261,6 +950,22 @@ export interface components {
         PromptsRequest: {
             points?: number[][];
             box?: number[] | null;
+        };
+        Ratios: {
+            /** Format: double */
+            train: number;
+            /** Format: double */
+            val: number;
+            /** Format: double */
+            test: number;
+        };
+        RatiosRequest: {
+            /** Format: double */
+            train: number;
+            /** Format: double */
+            val: number;
+            /** Format: double */
+            test: number;
         };
         Rle: {
             size: number[];
@@ -277,6 +982,41 @@ export interface components {
             username: string;
             is_staff: boolean;
         };
+        SkipChoice: {
+            code: string;
+            count: number;
+            /** @description What happens without a choice. */
+            default: string;
+            /** @description What choosing it does. */
+            alternative: string;
+            /**
+             * @description The confirm field that selects the alternative.
+             *
+             *     * `skip` - skip
+             *     * `keep_duplicates` - keep_duplicates
+             */
+            field: components["schemas"]["FieldEnum"];
+        };
+        /**
+         * @description * `image_without_mask` - image_without_mask
+         *     * `empty_mask` - empty_mask
+         *     * `non_binary_mask` - non_binary_mask
+         *     * `duplicate_id` - duplicate_id
+         * @enum {string}
+         */
+        SkipEnum: "image_without_mask" | "empty_mask" | "non_binary_mask" | "duplicate_id";
+        SplitCounts: {
+            train: number;
+            val: number;
+            test: number;
+        };
+        /**
+         * @description * `train` - Train
+         *     * `val` - Val
+         *     * `test` - Test
+         * @enum {string}
+         */
+        SplitEnum: "train" | "val" | "test";
         /**
          * @description * `queued` - Queued
          *     * `embedding` - Embedding
@@ -289,6 +1029,36 @@ export interface components {
             id: number;
             name: string;
             role: string;
+        };
+        /** @description kdsam_core's DatasetReport (docs/datasets.md). */
+        ValidationReport: {
+            source: string;
+            archive: boolean;
+            format: string | null;
+            format_title: string | null;
+            root: string | null;
+            importable: boolean;
+            images: number;
+            pairs: number;
+            unlabelled: number;
+            negatives: number;
+            skipped: number;
+            groups: number;
+            class_counts: {
+                [key: string]: number;
+            };
+            subset_counts: {
+                [key: string]: number;
+            };
+            image_size: components["schemas"]["ImageSizeRange"] | null;
+            image_modes: {
+                [key: string]: number;
+            };
+            problem_counts: {
+                [key: string]: number;
+            };
+            blocking_problems: number;
+            problems: components["schemas"]["Problem"][];
         };
         /**
          * @description * `trained` - trained weights
@@ -305,22 +1075,638 @@ export interface components {
 }
 export type ApiError = components['schemas']['ApiError'];
 export type ApiErrorBody = components['schemas']['ApiErrorBody'];
+export type ArchitectureEnum = components['schemas']['ArchitectureEnum'];
+export type BlankEnum = components['schemas']['BlankEnum'];
+export type CodeEnum = components['schemas']['CodeEnum'];
+export type ConfirmRequest = components['schemas']['ConfirmRequest'];
+export type Dataset = components['schemas']['Dataset'];
+export type DatasetCounts = components['schemas']['DatasetCounts'];
+export type DatasetCreateRequest = components['schemas']['DatasetCreateRequest'];
+export type DatasetItem = components['schemas']['DatasetItem'];
+export type DatasetItemPage = components['schemas']['DatasetItemPage'];
+export type DatasetReport = components['schemas']['DatasetReport'];
+export type DatasetStateEnum = components['schemas']['DatasetStateEnum'];
+export type FieldEnum = components['schemas']['FieldEnum'];
+export type FolderImportRequest = components['schemas']['FolderImportRequest'];
+export type FormatEnum = components['schemas']['FormatEnum'];
 export type ImageObject = components['schemas']['ImageObject'];
+export type ImageSizeRange = components['schemas']['ImageSizeRange'];
 export type ImageUploadRequest = components['schemas']['ImageUploadRequest'];
+export type JobObject = components['schemas']['JobObject'];
+export type JobObjectStateEnum = components['schemas']['JobObjectStateEnum'];
+export type JobSubmitRequest = components['schemas']['JobSubmitRequest'];
+export type KindEnum = components['schemas']['KindEnum'];
 export type MaskObject = components['schemas']['MaskObject'];
 export type MaskWriteRequest = components['schemas']['MaskWriteRequest'];
 export type ModelVersion = components['schemas']['ModelVersion'];
+export type ModelVersionStateEnum = components['schemas']['ModelVersionStateEnum'];
+export type Problem = components['schemas']['Problem'];
+export type Progress = components['schemas']['Progress'];
 export type Prompts = components['schemas']['Prompts'];
 export type PromptsRequest = components['schemas']['PromptsRequest'];
+export type Ratios = components['schemas']['Ratios'];
+export type RatiosRequest = components['schemas']['RatiosRequest'];
 export type Rle = components['schemas']['Rle'];
 export type RleRequest = components['schemas']['RleRequest'];
 export type Session = components['schemas']['Session'];
 export type SessionUser = components['schemas']['SessionUser'];
+export type SkipChoice = components['schemas']['SkipChoice'];
+export type SkipEnum = components['schemas']['SkipEnum'];
+export type SplitCounts = components['schemas']['SplitCounts'];
+export type SplitEnum = components['schemas']['SplitEnum'];
 export type StatusEnum = components['schemas']['StatusEnum'];
 export type TeamMembership = components['schemas']['TeamMembership'];
+export type ValidationReport = components['schemas']['ValidationReport'];
 export type WeightsEnum = components['schemas']['WeightsEnum'];
 export type $defs = Record<string, never>;
 export interface operations {
+    datasets_list: {
+        parameters: {
+            query?: {
+                state?: string;
+                team?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"][];
+                };
+            };
+        };
+    };
+    datasets_create_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DatasetCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ConfirmRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_items: {
+        parameters: {
+            query?: {
+                class?: string;
+                page?: number;
+                page_size?: number;
+                split?: "test" | "train" | "val";
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetItemPage"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_item_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+                item_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_item_mask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+                item_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_item_mask_thumbnail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+                item_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_item_thumbnail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+                item_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetReport"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_upload_chunk: {
+        parameters: {
+            query: {
+                /** @description Bytes already received (from the last answer). */
+                offset: number;
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_import_folder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FolderImportRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
     images_list: {
         parameters: {
             query?: never;
@@ -347,7 +1733,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUploadRequest"];
             };
@@ -402,7 +1788,10 @@ export interface operations {
     };
     images_embedding: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description raw (stored float16, default) or quant8-zlib (per-channel uint8, zlib) */
+                encoding?: "quant8-zlib" | "raw";
+            };
             header?: never;
             path: {
                 image_id: number;
@@ -417,6 +1806,14 @@ export interface operations {
                 };
                 content: {
                     "application/x-kdsam-embedding": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
                 };
             };
             404: {
@@ -566,6 +1963,241 @@ export interface operations {
             };
         };
     };
+    images_pixels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-kdsam-embedding": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    jobs_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobObject"][];
+                };
+            };
+        };
+    };
+    jobs_submit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobSubmitRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["JobSubmitRequest"];
+                "multipart/form-data": components["schemas"]["JobSubmitRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    jobs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobObject"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    jobs_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobObject"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    jobs_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+        };
+    };
+    jobs_retry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobObject"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    jobs_schemas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     masks_retrieve: {
         parameters: {
             query?: never;
@@ -666,11 +2298,10 @@ export interface operations {
     };
     masks_export: {
         parameters: {
-            query: {
-                format: "coco" | "nifti" | "png";
-            };
+            query?: never;
             header?: never;
             path: {
+                fmt: "coco" | "dicom_seg" | "nifti" | "png";
                 mask_id: number;
             };
             cookie?: never;
@@ -686,6 +2317,128 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    models_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersion"][];
+                };
+            };
+        };
+    };
+    models_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersion"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    models_archive_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersion"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    models_publish_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersion"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

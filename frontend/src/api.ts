@@ -6,9 +6,10 @@
  * the documented error JSON). Unsafe methods send X-CSRFToken from the
  * `csrftoken` cookie.
  */
-import type { ApiError, ImageObject, ModelVersion } from './api-types';
+import type { ApiError, ImageObject, MaskObject, ModelVersion } from './api-types';
+import type { Rle } from './rle';
 
-export type { ApiError, ImageObject, ModelVersion };
+export type { ApiError, ImageObject, MaskObject, ModelVersion };
 export type ImageStatus = ImageObject['status'];
 
 export interface Session {
@@ -37,6 +38,9 @@ export interface ApiClientOptions {
   /** Reads document.cookie by default. */
   cookie?: () => string;
 }
+
+/** What the browser asks the embedding endpoint for: per-channel uint8 + zlib, ≈0.85 MB (docs/api.md). */
+export const EMBEDDING_WIRE_ENCODING = 'quant8-zlib';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -149,10 +153,11 @@ export class ApiClient {
   }
 
   /** POST /api/images/ as multipart with field `file`. */
-  uploadImage(file: Blob, filename?: string): Promise<ImageObject> {
+  uploadImage(file: Blob, filename?: string, modelVersion?: number | null): Promise<ImageObject> {
     const form = new FormData();
     const name = filename ?? (file instanceof File ? file.name : 'upload');
     form.append('file', file, name);
+    if (modelVersion != null) form.append('model_version', String(modelVersion));
     return this.json<ImageObject>('/api/images/', { method: 'POST', body: form });
   }
 
@@ -163,17 +168,81 @@ export class ApiClient {
     return res.blob();
   }
 
+  /** GET any binary resource (e.g. an image's pixels_url) as bytes. */
+  async fetchBinary(path: string): Promise<ArrayBuffer> {
+    const res = await this.send(path, { headers: { Accept: '*/*' } });
+    return res.arrayBuffer();
+  }
+
+  /** GET /api/images/{id}/masks/: the image's saved objects, oldest first. */
+  listMasks(imageId: number): Promise<MaskObject[]> {
+    return this.json<MaskObject[]>(`/api/images/${imageId}/masks/`);
+  }
+
+  /** Saves an object: creates it, or replaces mask `maskId`. */
+  saveMask(imageId: number, body: MaskWrite, maskId?: number | null): Promise<MaskObject> {
+    const init: RequestInit = {
+      method: maskId ? 'PUT' : 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' },
+    };
+    return this.json<MaskObject>(maskId ? `/api/masks/${maskId}/` : `/api/images/${imageId}/masks/`, init);
+  }
+
+  async deleteMask(maskId: number): Promise<void> {
+    await this.send(`/api/masks/${maskId}/`, { method: 'DELETE' });
+  }
+
+  /** GET /api/models/ (published versions); [] when the registry does not list versions yet. */
+  async listModels(): Promise<ModelVersion[]> {
+    try {
+      return await this.json<ModelVersion[]>('/api/models/');
+    } catch (err) {
+      if ((err as ApiRequestError).status === 404 || (err as ApiRequestError).status === 405) return [];
+      throw err;
+    }
+  }
+
+  /** GET /api/models/{id}/, falling back to the active model while the registry has no such endpoint. */
+  async getModel(id: number): Promise<ModelVersion> {
+    try {
+      return await this.json<ModelVersion>(`/api/models/${id}/`);
+    } catch (err) {
+      if ((err as ApiRequestError).status !== 404) throw err;
+      const active = await this.getActiveModel();
+      if (active.id !== id) throw err;
+      return active;
+    }
+  }
+
   /**
    * GET the image's embedding_url as raw bytes (KDEM format, see embedding.ts).
    * While the embedding is queued this rejects with code `embedding_not_ready` (409).
    */
   async fetchEmbedding(image: Pick<ImageObject, 'id' | 'embedding_url'>): Promise<ArrayBuffer> {
-    const path = image.embedding_url || `/api/images/${image.id}/embedding/`;
+    const base = image.embedding_url || `/api/images/${image.id}/embedding/`;
+    const path = `${base}${base.includes('?') ? '&' : '?'}encoding=${EMBEDDING_WIRE_ENCODING}`;
     const res = await this.send(path, {
       headers: { Accept: 'application/x-kdsam-embedding, application/json;q=0.9, */*;q=0.8' },
     });
     return res.arrayBuffer();
   }
+}
+
+/** What the UI saves for one labelled object (POST /api/images/{id}/masks/, PUT /api/masks/{id}/). */
+export interface MaskWrite {
+  label: string;
+  color: string;
+  rle: Rle;
+  prompts: { points: number[][]; box: number[] | null };
+}
+
+/**
+ * The multimask decoder of a model version (the same weights as its decoder_onnx_url, all four
+ * SAM mask outputs). Images carry it as `decoder_url`; this is for preloading before any image.
+ */
+export function browserDecoderUrl(modelVersionId: number): string {
+  return `/segmentation/decoders/${modelVersionId}/decoder-multimask.onnx`;
 }
 
 /** Human-readable text for any error thrown by the client or the app. */

@@ -4,7 +4,7 @@
  * semi-transparent colour, every other overlay pixel stays alpha 0 exactly
  * (putImageData writes pixels as given, no compositing).
  */
-import type { Click } from './prompts';
+import type { Box, Click } from './prompts';
 
 /** RGBA, each 0-255. */
 export type Rgba = [number, number, number, number];
@@ -104,5 +104,100 @@ export function drawClicks(markers: HTMLCanvasElement, width: number, height: nu
     ctx.lineWidth = Math.max(1, radius / 3);
     ctx.strokeStyle = '#ffffff';
     ctx.stroke();
+  }
+}
+
+/** Binary mask (1 inside) of `logits[offset .. offset + n)` > threshold. */
+export function binaryFromLogits(logits: ArrayLike<number>, offset: number, n: number, threshold = 0.0): Uint8Array {
+  if (logits.length < offset + n) throw new RangeError(`mask has ${logits.length - offset} values, expected ${n}`);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = logits[offset + i] > threshold ? 1 : 0;
+  return out;
+}
+
+/** "#rrggbb" → [r, g, b]. */
+export function hexToRgb(hex: string): [number, number, number] {
+  const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
+  if (!m) return [30, 144, 255];
+  return [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)];
+}
+
+export interface MaskStyle {
+  color: string;
+  /** 0..1 fill opacity. */
+  opacity: number;
+  /** Only the boundary pixels (opaque). */
+  outline: boolean;
+}
+
+/**
+ * RGBA pixels of a binary mask: inside pixels get the colour at the style's
+ * opacity (or, in outline mode, only boundary pixels, opaque); every other
+ * pixel is transparent black. Writes into `pixels` when given (compositing
+ * several masks: later ones win where they are drawn).
+ */
+export function binaryToRgba(
+  mask: ArrayLike<number>,
+  width: number,
+  height: number,
+  style: MaskStyle,
+  pixels: Uint8ClampedArray<ArrayBuffer> = new Uint8ClampedArray(width * height * 4),
+): Uint8ClampedArray<ArrayBuffer> {
+  const [r, g, b] = hexToRgb(style.color);
+  const alpha = style.outline ? 255 : Math.max(1, Math.round(255 * Math.min(1, Math.max(0, style.opacity))));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if (!mask[i]) continue;
+      if (style.outline) {
+        const edge =
+          x === 0 || y === 0 || x === width - 1 || y === height - 1 ||
+          !mask[i - 1] || !mask[i + 1] || !mask[i - width] || !mask[i + width];
+        if (!edge) continue;
+      }
+      const o = i * 4;
+      pixels[o] = r;
+      pixels[o + 1] = g;
+      pixels[o + 2] = b;
+      pixels[o + 3] = alpha;
+    }
+  }
+  return pixels;
+}
+
+/** Replaces the canvas content with the given binary masks (each in its own style). */
+export function drawBinaryMasks(
+  canvas: HTMLCanvasElement,
+  width: number,
+  height: number,
+  masks: readonly { mask: ArrayLike<number>; style: MaskStyle }[],
+): void {
+  resetOverlay(canvas, width, height);
+  if (!masks.length) return;
+  const pixels = new Uint8ClampedArray(width * height * 4);
+  for (const m of masks) binaryToRgba(m.mask, width, height, m.style, pixels);
+  context(canvas).putImageData(new ImageData(pixels, width, height), 0, 0);
+}
+
+/** Click markers plus the box prompt (solid) and a box being dragged (dashed). */
+export function drawPromptMarkers(
+  markers: HTMLCanvasElement,
+  width: number,
+  height: number,
+  clicks: readonly Click[],
+  box: Box | null,
+  dragging: Box | null = null,
+): void {
+  drawClicks(markers, width, height, clicks);
+  const ctx = context(markers);
+  const line = Math.max(1, Math.round(Math.max(width, height) / 400));
+  for (const [b, dashed] of [[box, false], [dragging, true]] as const) {
+    if (!b) continue;
+    ctx.save();
+    ctx.lineWidth = line;
+    ctx.strokeStyle = '#facc15';
+    if (dashed) ctx.setLineDash([4 * line, 3 * line]);
+    ctx.strokeRect(Math.min(b[0], b[2]), Math.min(b[1], b[3]), Math.abs(b[2] - b[0]), Math.abs(b[3] - b[1]));
+    ctx.restore();
   }
 }

@@ -30,7 +30,7 @@ export const DECODER_INPUTS = [
 export type ToWorker =
   | { type: 'init'; requestId: number; modelUrl: string; wasmPaths: string; numThreads?: number }
   | { type: 'embedding'; requestId: number; key: string; data: Float32Array; dims: number[] }
-  | { type: 'run'; requestId: number; key: string; feeds: PromptFeeds };
+  | { type: 'run'; requestId: number; key: string; feeds: PromptFeeds; modelUrl?: string };
 
 export interface InitInfo {
   numThreads: number;

@@ -42,6 +42,7 @@ interface Waiter {
 interface DecodeJob {
   key: string;
   feeds: PromptFeeds;
+  modelUrl?: string;
   resolve(value: DecodeOutput | null): void;
   reject(err: Error): void;
 }
@@ -57,8 +58,7 @@ export class Decoder {
   private readonly worker: WorkerLike;
   private nextId = 1;
   private readonly waiters = new Map<number, Waiter>();
-  private initPromise: Promise<InitInfo> | null = null;
-  private initUrl: string | null = null;
+  private readonly inits = new Map<string, Promise<InitInfo>>();
   private running: DecodeJob | null = null;
   private waiting: DecodeJob | null = null;
   private closed: Error | null = null;
@@ -97,11 +97,11 @@ export class Decoder {
     });
   }
 
-  /** Loads the decoder ONNX once; later calls with the same URL share the first load. */
+  /** Loads a decoder ONNX once per URL; later calls with the same URL share the first load. */
   init(modelUrl: string, options: { wasmPaths?: string; numThreads?: number } = {}): Promise<InitInfo> {
-    if (this.initPromise && this.initUrl === modelUrl) return this.initPromise;
-    this.initUrl = modelUrl;
-    this.initPromise = this.request({
+    const known = this.inits.get(modelUrl);
+    if (known) return known;
+    const promise = this.request({
       type: 'init',
       modelUrl,
       wasmPaths: options.wasmPaths ?? ORT_WASM_PATH,
@@ -110,11 +110,12 @@ export class Decoder {
       if (msg.type !== 'ok' || !msg.info) throw new Error('decoder worker sent no init info');
       return msg.info;
     });
+    this.inits.set(modelUrl, promise);
     // a failed load may be retried
-    this.initPromise.catch(() => {
-      if (this.initUrl === modelUrl) this.initPromise = null;
+    promise.catch(() => {
+      if (this.inits.get(modelUrl) === promise) this.inits.delete(modelUrl);
     });
-    return this.initPromise;
+    return promise;
   }
 
   /**
@@ -126,11 +127,11 @@ export class Decoder {
   }
 
   /** Runs the decoder; null when a newer decode() superseded this one. */
-  decode(key: string, feeds: PromptFeeds): Promise<DecodeOutput | null> {
+  decode(key: string, feeds: PromptFeeds, modelUrl?: string): Promise<DecodeOutput | null> {
     if (this.closed) return Promise.reject(this.closed);
     return new Promise<DecodeOutput | null>((resolve, reject) => {
       this.waiting?.resolve(null);
-      this.waiting = { key, feeds, resolve, reject };
+      this.waiting = { key, feeds, modelUrl, resolve, reject };
       this.pump();
     });
   }
@@ -151,7 +152,7 @@ export class Decoder {
     const job = this.waiting;
     this.waiting = null;
     this.running = job;
-    this.request({ type: 'run', key: job.key, feeds: job.feeds }).then(
+    this.request({ type: 'run', key: job.key, feeds: job.feeds, ...(job.modelUrl ? { modelUrl: job.modelUrl } : {}) }).then(
       (msg) => {
         this.running = null;
         if (this.waiting) job.resolve(null); // stale: a newer prompt is waiting

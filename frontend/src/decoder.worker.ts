@@ -21,20 +21,23 @@ interface WorkerScope {
 }
 const scope = self as unknown as WorkerScope;
 
-let session: ort.InferenceSession | null = null;
-let sessionUrl: string | null = null;
-let info: InitInfo | null = null;
+/** One session per decoder URL (an image's embedding belongs to one model version's decoder). */
+const sessions = new Map<string, { session: ort.InferenceSession; info: InitInfo }>();
+let current: string | null = null;
 let embedding: { key: string; tensor: ort.Tensor } | null = null;
 
 async function init(modelUrl: string, wasmPaths: string, numThreads?: number): Promise<InitInfo> {
-  if (session && info) {
-    if (sessionUrl === modelUrl) return info;
-    throw new Error(`decoder already loaded from ${sessionUrl}; reload the page to switch models`);
+  const known = sessions.get(modelUrl);
+  if (known) {
+    current = modelUrl;
+    return known.info;
   }
-  ort.env.wasm.wasmPaths = wasmPaths;
-  ort.env.wasm.numThreads =
-    numThreads ?? chooseNumThreads(scope.crossOriginIsolated === true, scope.navigator.hardwareConcurrency);
-  ort.env.wasm.proxy = false;
+  if (sessions.size === 0) {
+    ort.env.wasm.wasmPaths = wasmPaths;
+    ort.env.wasm.numThreads =
+      numThreads ?? chooseNumThreads(scope.crossOriginIsolated === true, scope.navigator.hardwareConcurrency);
+    ort.env.wasm.proxy = false;
+  }
 
   const res = await fetch(modelUrl, { credentials: 'same-origin' });
   if (!res.ok) throw new Error(`Cannot download the decoder model ${modelUrl}: HTTP ${res.status}`);
@@ -48,13 +51,13 @@ async function init(modelUrl: string, wasmPaths: string, numThreads?: number): P
     await created.release();
     throw new Error(`The decoder model lacks the inputs ${missing.join(', ')} (has ${created.inputNames.join(', ')})`);
   }
-  session = created;
-  sessionUrl = modelUrl;
-  info = {
+  const info: InitInfo = {
     numThreads: ort.env.wasm.numThreads ?? 1,
     inputNames: [...created.inputNames],
     outputNames: [...created.outputNames],
   };
+  sessions.set(modelUrl, { session: created, info });
+  current = modelUrl;
   return info;
 }
 
@@ -70,7 +73,9 @@ function output(results: ort.InferenceSession.ReturnType, name: string, index: n
   return t;
 }
 
-async function run(key: string, feeds: Extract<ToWorker, { type: 'run' }>['feeds']): Promise<DecodeOutput> {
+async function run(key: string, feeds: Extract<ToWorker, { type: 'run' }>['feeds'], modelUrl?: string): Promise<DecodeOutput> {
+  const url = modelUrl ?? current;
+  const session = url ? sessions.get(url)?.session : undefined;
   if (!session) throw new Error('decoder model not loaded');
   if (!embedding || embedding.key !== key) throw new Error('image embedding not loaded in the decoder');
   const inputs: Record<string, ort.Tensor> = { image_embeddings: embedding.tensor };
@@ -109,7 +114,7 @@ async function handle(msg: ToWorker): Promise<void> {
         break;
       }
       case 'run': {
-        const out = await run(msg.key, msg.feeds);
+        const out = await run(msg.key, msg.feeds, msg.modelUrl);
         scope.postMessage({ type: 'result', requestId: msg.requestId, output: out }, [
           out.masks.buffer,
           out.iou.buffer,

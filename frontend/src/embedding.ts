@@ -6,14 +6,18 @@
  *   bytes 8..8+N  UTF-8 JSON header, padded with spaces
  *   bytes 8+N..   payload, little-endian, C order
  *
- * Only what this reader understands is accepted: version 1, dtype float16 or
- * float32, encoding raw. Anything else is rejected with an EmbeddingFormatError.
+ * Only what this reader understands is accepted: version 1; encoding raw with
+ * dtype float16 or float32, or encoding quant8 / quant8-zlib with dtype uint8
+ * (per-channel affine 8-bit codes: C float32 minima, C float32 steps, then the
+ * codes; quant8-zlib compresses that payload with zlib and needs the async
+ * parseEmbeddingAsync). Anything else is rejected with an EmbeddingFormatError.
  */
 
 export const KDEM_MAGIC = 'KDEM';
 export const SUPPORTED_VERSIONS: readonly number[] = [1];
-export const SUPPORTED_ENCODINGS: readonly string[] = ['raw'];
-const BYTES_PER_ELEMENT = { float16: 2, float32: 4 } as const;
+export const SUPPORTED_ENCODINGS: readonly string[] = ['raw', 'quant8', 'quant8-zlib'];
+const QUANT_ENCODINGS: readonly string[] = ['quant8', 'quant8-zlib'];
+const BYTES_PER_ELEMENT = { float16: 2, float32: 4, uint8: 1 } as const;
 export type EmbeddingDtype = keyof typeof BYTES_PER_ELEMENT;
 export const SUPPORTED_DTYPES = Object.keys(BYTES_PER_ELEMENT) as EmbeddingDtype[];
 
@@ -155,8 +159,8 @@ function validateHeader(raw: unknown): EmbeddingHeader {
 
 // ---------------------------------------------------------------------------
 
-/** Parses a KDEM buffer; throws EmbeddingFormatError with a clear reason on any problem. */
-export function parseEmbedding(buffer: ArrayBuffer): Embedding {
+/** Magic, header and payload offset of a KDEM buffer (header validated). */
+function readKdem(buffer: ArrayBuffer): { header: EmbeddingHeader; payloadOffset: number } {
   if (buffer.byteLength < 8) {
     throw new EmbeddingFormatError(`file too short (${buffer.byteLength} bytes)`);
   }
@@ -180,6 +184,73 @@ export function parseEmbedding(buffer: ArrayBuffer): Embedding {
     throw new EmbeddingFormatError(`header is not valid UTF-8 JSON (${(err as Error).message})`);
   }
   const header = validateHeader(rawHeader);
+  const quant = QUANT_ENCODINGS.includes(header.encoding);
+  if (quant !== (header.dtype === 'uint8')) {
+    throw new EmbeddingFormatError(`dtype ${header.dtype} does not go with encoding ${header.encoding}`);
+  }
+  return { header, payloadOffset };
+}
+
+/** Values of a quant8 payload: minimum[c] + step[c] * code, channel = axis 1. */
+export function decodeQuant8(payload: Uint8Array, shape: readonly number[]): Float32Array {
+  if (shape.length < 2) throw new EmbeddingFormatError(`quant8 shape ${JSON.stringify(shape)} has no channel axis`);
+  const channels = shape[1];
+  const count = shape.reduce((a, b) => a * b, 1);
+  const expected = 8 * channels + count;
+  if (payload.byteLength !== expected) {
+    throw new EmbeddingFormatError(`quant8 payload has ${payload.byteLength} bytes, expected ${expected} for ${JSON.stringify(shape)}`);
+  }
+  const view = new DataView(payload.buffer, payload.byteOffset, 8 * channels);
+  const low = new Float32Array(channels);
+  const step = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    low[c] = view.getFloat32(4 * c, true);
+    step[c] = view.getFloat32(4 * (channels + c), true);
+  }
+  const codes = payload.subarray(8 * channels);
+  const inner = count / (shape[0] * channels);
+  const out = new Float32Array(count);
+  for (let b = 0, i = 0; b < shape[0]; b++) {
+    for (let c = 0; c < channels; c++) {
+      const lo = low[c];
+      const st = step[c];
+      for (let k = 0; k < inner; k++, i++) out[i] = lo + st * codes[i];
+    }
+  }
+  return out;
+}
+
+/** zlib (RFC 1950) inflate with the platform's DecompressionStream("deflate"). */
+export async function inflateZlib(data: Uint8Array): Promise<Uint8Array> {
+  if (typeof DecompressionStream === 'undefined') {
+    throw new EmbeddingFormatError('this browser cannot decompress (no DecompressionStream); update the browser');
+  }
+  try {
+    const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (err) {
+    throw new EmbeddingFormatError(`corrupt quant8-zlib payload (${(err as Error).message})`);
+  }
+}
+
+/** Parses a KDEM buffer of any supported encoding (quant8-zlib needs this async variant). */
+export async function parseEmbeddingAsync(buffer: ArrayBuffer): Promise<Embedding> {
+  const { header, payloadOffset } = readKdem(buffer);
+  if (header.encoding !== 'quant8-zlib') return parseEmbedding(buffer);
+  const payload = await inflateZlib(new Uint8Array(buffer, payloadOffset));
+  return { header, data: decodeQuant8(payload, header.shape), dims: [...header.shape] };
+}
+
+/** Parses a KDEM buffer; throws EmbeddingFormatError with a clear reason on any problem. */
+export function parseEmbedding(buffer: ArrayBuffer): Embedding {
+  const { header, payloadOffset } = readKdem(buffer);
+  if (header.encoding === 'quant8-zlib') {
+    throw new EmbeddingFormatError('quant8-zlib is compressed: use parseEmbeddingAsync');
+  }
+  if (header.encoding === 'quant8') {
+    const payload = new Uint8Array(buffer, payloadOffset);
+    return { header, data: decodeQuant8(payload, header.shape), dims: [...header.shape] };
+  }
 
   const count = header.shape.reduce((a, b) => a * b, 1);
   const expectedBytes = count * BYTES_PER_ELEMENT[header.dtype];

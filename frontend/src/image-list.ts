@@ -96,6 +96,7 @@ export class ImageList {
   private render(li: HTMLLIElement, image: ImageObject): void {
     li.dataset.imageId = String(image.id);
     li.dataset.status = image.status;
+    li.dataset.maskCount = String(image.mask_count ?? 0);
     li.classList.toggle('selected', image.id === this.selected);
     li.title = image.status === 'failed' && image.error ? image.error : image.filename;
 
@@ -104,7 +105,8 @@ export class ImageList {
     name.textContent = image.filename;
     const size = document.createElement('span');
     size.className = 'image-size';
-    size.textContent = `${image.width}×${image.height}`;
+    const count = image.mask_count ?? 0;
+    size.textContent = `${image.width}×${image.height}${count ? ` · ${count} object${count === 1 ? '' : 's'} saved` : ''}`;
     const status = document.createElement('span');
     status.className = `image-status status-${image.status}`;
     status.textContent = statusLabel(image);

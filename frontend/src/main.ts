@@ -3,7 +3,7 @@
  * list, the upload control, the decoder worker and the viewer together.
  */
 import './styles.css';
-import { ApiClient, errorMessage, type ImageObject, type ModelVersion } from './api';
+import { ApiClient, browserDecoderUrl, errorMessage, type ImageObject, type ModelVersion } from './api';
 import { Decoder } from './decoder';
 import { ImageList, latestOf } from './image-list';
 import { ImageStatusFeed } from './socket';
@@ -79,27 +79,86 @@ async function main(): Promise<void> {
     return;
   }
 
-  // 2. the active model; its decoder loads in the worker while the rest starts
+  // 2. the active model; its (multimask) decoder loads in the worker while the rest starts
   const model: Promise<ModelVersion> = api.getActiveModel().then(async (m) => {
     showModel(m);
-    const info = await decoder.init(api.url(m.decoder_onnx_url));
+    let info;
+    try {
+      info = await decoder.init(api.url(browserDecoderUrl(m.id)));
+    } catch (err) {
+      // without the multimask decoder the app still works with the official one (no candidates)
+      console.warn(`multimask decoder unavailable (${errorMessage(err)}); using ${m.decoder_onnx_url}`);
+      info = await decoder.init(api.url(m.decoder_onnx_url));
+    }
+    $('#mode-indicator').textContent = `decoder in your browser (WASM, ${info.numThreads} thread${info.numThreads === 1 ? '' : 's'}) · encoder on the server`;
     console.info(`KD-SAM decoder ready: ${m.name}, ${info.numThreads} wasm thread(s)`);
     return m;
   });
   model.catch((err) => showError(`Cannot load the model: ${errorMessage(err)}`));
+  // the model picker: published versions (GET /api/models/), the active one when the list is empty
+  void model.then(async (active) => {
+    const picker = $<HTMLSelectElement>('#model-picker');
+    let versions: ModelVersion[] = [];
+    try {
+      versions = await api.listModels();
+    } catch {
+      versions = [];
+    }
+    if (!versions.some((v) => v.id === active.id)) versions = [active, ...versions];
+    picker.replaceChildren(
+      ...versions.map((v) => {
+        const o = document.createElement('option');
+        o.value = String(v.id);
+        o.textContent = `${v.name}${v.id === active.id ? ' (active)' : ''}`;
+        o.selected = v.id === active.id;
+        return o;
+      }),
+    );
+  }, () => undefined);
 
   const viewer = new Viewer(
     {
       root: $('#viewer'),
+      viewport: $('#viewport'),
       stage: $('#stage'),
       imageCanvas: $('#image-canvas'),
+      objectsCanvas: $('#objects-canvas'),
       markerCanvas: $('#marker-canvas'),
       overlay: $('#mask-overlay'),
       clearButton: $('#clear-button'),
+      undoButton: $('#undo-button'),
+      redoButton: $('#redo-button'),
+      saveButton: $('#save-button'),
+      newObjectButton: $('#new-object-button'),
+      toolButtons: Array.from(document.querySelectorAll<HTMLButtonElement>('button.tool-button')),
+      opacity: $('#opacity-input'),
+      outline: $('#outline-input'),
+      hover: $('#hover-input'),
+      brushSize: $('#brush-size'),
+      zoomIn: $('#zoom-in'),
+      zoomOut: $('#zoom-out'),
+      zoomFit: $('#zoom-fit'),
+      candidates: $('#candidates'),
+      helpButton: $('#help-button'),
+      helpPanel: $('#help-panel'),
+      helpTable: $('#help-table'),
+      objectList: $('#object-list'),
+      objectLabel: $('#object-label'),
+      objectColor: $('#object-color'),
+      exports: $('#object-exports'),
+      imageExport: $('#image-export'),
+      windowControls: $('#window-controls'),
+      windowPreset: $('#window-preset'),
+      windowValue: $('#window-value'),
       title: $('#viewer-title'),
       info: $('#viewer-info'),
     },
-    { api, decoder, model, showError, clearError },
+    {
+      api, decoder, model, showError, clearError,
+      onMasksChanged: (id) => {
+        api.getImage(id).then((image) => list.upsert(image), () => undefined);
+      },
+    },
   );
 
   const open = (image: ImageObject): void => {
@@ -130,7 +189,8 @@ async function main(): Promise<void> {
     input.value = '';
     for (const file of files) {
       try {
-        const uploaded = await api.uploadImage(file);
+        const picked = Number($<HTMLSelectElement>('#model-picker').value);
+        const uploaded = await api.uploadImage(file, undefined, Number.isFinite(picked) && picked > 0 ? picked : null);
         // the socket may already have reported a later status than the upload answer
         const image = latestOf(list.get(uploaded.id), uploaded);
         clearError();

@@ -61,7 +61,7 @@ describe('api client', () => {
     const api = new ApiClient({ fetch });
     const image = { id: 7, embedding_url: '/api/images/7/embedding/' };
     expect(new Uint8Array(await api.fetchEmbedding(image))).toEqual(bytes);
-    expect(fetch.mock.calls[0][0]).toBe('/api/images/7/embedding/');
+    expect(fetch.mock.calls[0][0]).toBe('/api/images/7/embedding/?encoding=quant8-zlib'); // the compact wire encoding
     const err = await api.fetchEmbedding(image).catch((e: unknown) => e);
     expect((err as ApiRequestError).code).toBe('embedding_not_ready');
     expect((err as ApiRequestError).status).toBe(409);

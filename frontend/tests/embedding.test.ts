@@ -192,3 +192,43 @@ describe('KDEM parsing', () => {
     expect(() => assertDecoderEmbedding(full, { width: 100, height: 100 })).toThrow(/622x529 image/);
   });
 });
+
+describe('quant8 embeddings (the compact wire encoding)', () => {
+  // 1 x 2 channels x 2 x 2: channel 0 min -1 step 0.5, channel 1 min 10 step 2
+  function quantPayload(): Uint8Array {
+    const out = new Uint8Array(16 + 8);
+    const view = new DataView(out.buffer);
+    view.setFloat32(0, -1, true);
+    view.setFloat32(4, 10, true);
+    view.setFloat32(8, 0.5, true);
+    view.setFloat32(12, 2, true);
+    out.set([0, 1, 2, 255, 0, 1, 2, 3], 16);
+    return out;
+  }
+  const expected = [-1, -0.5, 0, 126.5, 10, 12, 14, 16];
+
+  it('decodes min + step * code per channel', async () => {
+    const { parseEmbedding } = await import('../src/embedding');
+    const { encodeKdem, validHeader } = await import('./helpers/kdem');
+    const emb = parseEmbedding(encodeKdem(validHeader({ dtype: 'uint8', encoding: 'quant8' }), quantPayload()));
+    expect(Array.from(emb.data)).toEqual(expected);
+  });
+
+  it('inflates quant8-zlib (zlib as the server writes it) and rejects a corrupt stream', async () => {
+    const { parseEmbeddingAsync, parseEmbedding } = await import('../src/embedding');
+    const { encodeKdem, validHeader } = await import('./helpers/kdem');
+    const { deflateSync } = await import('node:zlib');
+    const buffer = encodeKdem(validHeader({ dtype: 'uint8', encoding: 'quant8-zlib' }), new Uint8Array(deflateSync(quantPayload())));
+    expect(Array.from((await parseEmbeddingAsync(buffer)).data)).toEqual(expected);
+    expect(() => parseEmbedding(buffer)).toThrow(/parseEmbeddingAsync/);
+    const broken = encodeKdem(validHeader({ dtype: 'uint8', encoding: 'quant8-zlib' }), new Uint8Array([1, 2, 3, 4]));
+    await expect(parseEmbeddingAsync(broken)).rejects.toThrow(/corrupt quant8-zlib/);
+  });
+
+  it('rejects uint8 with the raw encoding and a short quant8 payload', async () => {
+    const { parseEmbedding } = await import('../src/embedding');
+    const { encodeKdem, validHeader } = await import('./helpers/kdem');
+    expect(() => parseEmbedding(encodeKdem(validHeader({ dtype: 'uint8', encoding: 'raw' }), new Uint8Array(8)))).toThrow(/does not go with/);
+    expect(() => parseEmbedding(encodeKdem(validHeader({ dtype: 'uint8', encoding: 'quant8' }), new Uint8Array(10)))).toThrow(/expected 24/);
+  });
+});

@@ -6,7 +6,8 @@ function image(id: number, status: ImageObject['status']): ImageObject {
   return {
     id, filename: `${id}.png`, width: 4, height: 3, status, error: '', created_at: '2026-11-24T10:00:00Z',
     model_version: 1, file_url: `/api/images/${id}/file/`, embedding_url: `/api/images/${id}/embedding/`,
-    sha256: '', queue_position: null,
+    sha256: '', queue_position: null, mask_count: 0, masks_url: `/api/images/${id}/masks/`,
+    decoder_url: '/segmentation/decoders/1/decoder-multimask.onnx', source_format: 'png', display: {}, pixels_url: null,
   };
 }
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from webapp.segmentation.models import Embedding, Image
+from webapp.segmentation.models import Embedding, Image, Mask
 
 
 class EmbeddingInline(admin.TabularInline):
@@ -23,3 +23,11 @@ class ImageAdmin(admin.ModelAdmin):
 class EmbeddingAdmin(admin.ModelAdmin):
     list_display = ("id", "image", "model_version", "dtype", "size_bytes", "seconds", "created_at")
     list_filter = ("model_version", "dtype")
+
+
+@admin.register(Mask)
+class MaskAdmin(admin.ModelAdmin):
+    list_display = ("id", "label", "image", "area", "model_version", "author", "updated_at")
+    list_filter = ("model_version",)
+    search_fields = ("label", "image__original_filename", "author__username")
+    readonly_fields = ("rle", "area", "prompts", "model_version", "author", "created_at", "updated_at")

@@ -26,6 +26,10 @@ class Image(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     error = models.TextField(blank=True)
     task_id = models.CharField(max_length=64, blank=True)
+    source_format = models.CharField(max_length=16, blank=True, help_text="png, jpeg, tiff, bmp or dicom (converted to PNG for display)")
+    dicom_file = models.FileField(upload_to="dicom/", max_length=500, blank=True,
+                                  help_text="De-identified copy (allow-listed attributes only) of a DICOM upload.")
+    display_meta = models.JSONField(default=dict, blank=True, help_text="DICOM: modality, value range, window and presets.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,3 +56,24 @@ class Embedding(models.Model):
 
     def __str__(self) -> str:
         return f"embedding of image {self.image_id} by model v{self.model_version_id}"
+
+
+class Mask(models.Model):
+    """One labelled object segmented on an image: the binary mask, the prompts that made it, who and when."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="masks")
+    label = models.CharField(max_length=100)
+    color = models.CharField(max_length=7, default="#1e90ff", help_text="#rrggbb")
+    rle = models.JSONField(help_text='Uncompressed COCO RLE {"size": [h, w], "counts": [...]}, column-major.')
+    area = models.PositiveIntegerField()
+    prompts = models.JSONField(default=dict, blank=True, help_text='{"points": [[x, y, label]], "box": [x0, y0, x1, y1] | null}')
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="masks")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="masks")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.label} on image {self.image_id}"

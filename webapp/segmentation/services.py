@@ -20,15 +20,19 @@ from django.db import transaction
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
-from kdsam_core.embedding_codec import encode_embedding
+from kdsam_core import masks_io
+from kdsam_core.embedding_codec import decode_embedding, encode_embedding
 from kdsam_core.inference import embed_image
 from kdsam_core.transforms import rgb_array
 from webapp.registry import services as registry_services
-from webapp.segmentation.models import Embedding, Image
+from webapp.segmentation.models import Embedding, Image, Mask
 
 log = logging.getLogger(__name__)
 
 ACCEPTED_FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg")}
+#: formats the server converts to PNG for display and for the encoder
+CONVERTED_FORMATS = {"TIFF": "tiff", "BMP": "bmp"}
+ACCEPTED_TEXT = "PNG or JPEG (or TIFF, BMP, single-frame DICOM)"
 
 
 class UploadRejected(Exception):
@@ -47,6 +51,39 @@ class CheckedImage:
     content_type: str
     width: int
     height: int
+    source_format: str = ""
+    #: the de-identified DICOM (DICOM uploads only)
+    dicom: bytes | None = None
+    display_meta: dict | None = None
+
+
+def _png_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _converted(img, fmt: str) -> CheckedImage:
+    """TIFF/BMP → 8-bit PNG (16-bit and float images scaled by their own min/max)."""
+    from kdsam_core.datasets.images import pil_to_array
+
+    if getattr(img, "n_frames", 1) > 1:
+        raise UploadRejected("unsupported_format", f"the {fmt} file has {img.n_frames} pages; upload a single-page image.")
+    array = pil_to_array(img)
+    return CheckedImage(_png_bytes(array), "png", "image/png", array.shape[1], array.shape[0],
+                        source_format=CONVERTED_FORMATS[fmt])
+
+
+def _checked_dicom(name: str, content: bytes) -> CheckedImage:
+    from webapp.segmentation import dicom_io
+
+    try:
+        converted = dicom_io.read_upload(name, content, settings.STUDIO.max_image_pixels)
+    except dicom_io.DicomRejected as error:
+        raise UploadRejected(error.code, error.message) from None
+    height, width = converted.display.shape[:2]
+    return CheckedImage(_png_bytes(converted.display), "png", "image/png", width, height, source_format="dicom",
+                        dicom=converted.deidentified, display_meta=converted.meta)
 
 
 def check_image_bytes(name: str, content: bytes) -> CheckedImage:
@@ -59,6 +96,10 @@ def check_image_bytes(name: str, content: bytes) -> CheckedImage:
         raise UploadRejected("empty_file", f"{name} is empty. Choose a PNG or JPEG image.")
     if len(content) > config.max_upload_mb * 1024 * 1024:
         raise UploadRejected("file_too_large", f"{name} is larger than {config.max_upload_mb} MB. Downscale it or raise KDSAM_MAX_UPLOAD_MB.")
+    from webapp.segmentation import dicom_io
+
+    if dicom_io.is_dicom(content):
+        return _checked_dicom(name, content)
     previous_limit = PILImage.MAX_IMAGE_PIXELS
     PILImage.MAX_IMAGE_PIXELS = config.max_image_pixels
     try:
@@ -66,9 +107,14 @@ def check_image_bytes(name: str, content: bytes) -> CheckedImage:
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
             with PILImage.open(io.BytesIO(content)) as img:
                 fmt = img.format
-                if fmt not in ACCEPTED_FORMATS:
-                    raise UploadRejected("unsupported_format", f"{name} is a {fmt} image; upload a PNG or JPEG image.")
+                if fmt not in ACCEPTED_FORMATS and fmt not in CONVERTED_FORMATS:
+                    raise UploadRejected("unsupported_format", f"{name} is a {fmt} image; upload a {ACCEPTED_TEXT} image.")
                 img.load()  # full decode: catches truncated files
+                if fmt in CONVERTED_FORMATS:
+                    try:
+                        return _converted(img, fmt)
+                    except UploadRejected as error:
+                        raise UploadRejected(error.code, f"{name}: {error.message}") from None
                 width, height = img.size
                 upright = ImageOps.exif_transpose(img)
                 if upright is not img and upright.size != (0, 0) and img.getexif().get(0x0112, 1) != 1:
@@ -80,34 +126,54 @@ def check_image_bytes(name: str, content: bytes) -> CheckedImage:
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
         raise UploadRejected("image_too_large", f"{name} has more than {config.max_image_pixels:,} pixels; downscale it or raise KDSAM_MAX_IMAGE_PIXELS.") from None
     except UnidentifiedImageError:
-        raise UploadRejected("invalid_image", f"{name} is not a PNG or JPEG image (its content is not an image format we can read). Upload a PNG or JPEG file.") from None
+        raise UploadRejected("invalid_image", f"{name} is not a PNG or JPEG image (its content is not an image format we can read). Upload a {ACCEPTED_TEXT} file.") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise UploadRejected("corrupt_image", f"{name} could not be decoded ({error}); the file may be truncated or damaged. Export it again and retry.") from None
     finally:
         PILImage.MAX_IMAGE_PIXELS = previous_limit
     extension, content_type = ACCEPTED_FORMATS[fmt]
-    return CheckedImage(content, extension, content_type, width, height)
+    return CheckedImage(content, extension, content_type, width, height, source_format=extension.replace("jpg", "jpeg"))
 
 
-def upload_image(owner, name: str, content: bytes) -> Image:
+def upload_model_version(owner, version_id: int | None):
+    """The model version an upload is embedded with: the picked published one, else the active one."""
+    if version_id is None:
+        return registry_services.ensure_active_model_version()
+    from webapp.registry.selectors import published_model_versions
+
+    version = published_model_versions(owner).filter(pk=version_id).first()
+    if version is None:
+        raise UploadRejected("unknown_model_version", f"Model version {version_id} is not published for you; pick one from the model list (GET /api/models/).")
+    return version
+
+
+def upload_image(owner, name: str, content: bytes, model_version: int | None = None) -> Image:
     """Store a validated image and queue its embedding (or reuse one of identical content).
 
+    ``model_version``: a published version picked by the user; the active version by default.
     Nothing is written when validation fails; a failure after the file is written removes it.
     """
+    version = upload_model_version(owner, model_version)
     checked = check_image_bytes(name, content)
-    version = registry_services.ensure_active_model_version()
     digest = hashlib.sha256(checked.content).hexdigest()
     path = f"images/{digest[:2]}/{digest}.{checked.extension}"
-    created_file = False
+    created: list[str] = []
     if not default_storage.exists(path):
         default_storage.save(path, ContentFile(checked.content))
-        created_file = True
+        created.append(path)
+    dicom_path = ""
+    if checked.dicom is not None:
+        dicom_path = f"dicom/{digest[:2]}/{hashlib.sha256(checked.dicom).hexdigest()}.dcm"
+        if not default_storage.exists(dicom_path):
+            default_storage.save(dicom_path, ContentFile(checked.dicom))
+            created.append(dicom_path)
     try:
         with transaction.atomic():
             image = Image.objects.create(
                 owner=owner, file=path, original_filename=PurePath(name).name[:255],
                 content_type=checked.content_type, width=checked.width, height=checked.height,
-                sha256=digest, model_version=version,
+                sha256=digest, model_version=version, source_format=checked.source_format,
+                dicom_file=dicom_path, display_meta=checked.display_meta or {},
             )
             cached = Embedding.objects.filter(image__sha256=digest, model_version=version).first()
             if cached is not None:
@@ -118,8 +184,8 @@ def upload_image(owner, name: str, content: bytes) -> Image:
             else:
                 transaction.on_commit(lambda: enqueue_embedding(image))
     except Exception:
-        if created_file:
-            default_storage.delete(path)
+        for created_path in created:
+            default_storage.delete(created_path)
         raise
     return image
 
@@ -176,6 +242,12 @@ def compute_embedding(image_id: int) -> Embedding | None:
             )
             image.error = ""
             _set_status(image, Image.Status.READY, notify=False)
+        try:  # the browser needs the multimask decoder of this version; export it while the model is loaded
+            from webapp.segmentation.browser_decoder import ensure_browser_decoder
+
+            ensure_browser_decoder(image.model_version, model)
+        except Exception:  # the view exports it on first request instead
+            log.exception("could not export the browser decoder of model version %s", image.model_version_id)
         transaction.on_commit(lambda: notify_status(image))
         log.info("embedded image %s in %.2f s", image.pk, seconds)
         return embedding
@@ -210,8 +282,129 @@ def notify_status(image: Image) -> None:
         log.exception("could not publish status of image %s", image.pk)
 
 
-def embedding_bytes(embedding: Embedding) -> bytes:
+#: encodings the embedding endpoint serves; "raw" is the stored float16 file as is
+EMBEDDING_ENCODINGS = ("raw", "quant8-zlib")
+
+
+def embedding_bytes(embedding: Embedding, encoding: str = "raw") -> bytes:
+    """The stored KDEM embedding, or transcoded to ``quant8-zlib`` (≈0.85 MB instead of 2 MiB)."""
     with default_storage.open(embedding.file.name, "rb") as f:
-        return f.read()
+        data = f.read()
+    if encoding == "raw":
+        return data
+    if encoding not in EMBEDDING_ENCODINGS:
+        raise MaskRejected("unsupported_encoding", f"Unknown embedding encoding {encoding!r}; use one of {', '.join(EMBEDDING_ENCODINGS)}.", field="encoding")
+    array, header = decode_embedding(data)
+    extra = {k: v for k, v in header.items() if k not in ("version", "dtype", "shape", "encoding")}
+    return encode_embedding(array, encoding=encoding, **extra)
 
 
+
+
+# --------------------------------------------------------------------------- masks
+
+class MaskRejected(Exception):
+    """A mask that cannot be saved; ``message`` says what and how to fix it."""
+
+    def __init__(self, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def _checked_mask(image: Image, rle) -> "np.ndarray":
+    try:
+        mask = masks_io.rle_decode(rle, expected_size=(image.height, image.width))
+    except masks_io.MaskFormatError as error:
+        raise MaskRejected("invalid_mask", f"The mask for {image.original_filename} is invalid: {error}.", field="rle") from None
+    if not mask.any():
+        raise MaskRejected("empty_mask", "The mask is empty: click on the object (or paint it) before saving.", field="rle")
+    return mask
+
+
+def save_mask(author, image: Image, *, label: str, color: str, rle, prompts: dict, mask: Mask | None = None) -> Mask:
+    """Create (or, with ``mask``, replace) a labelled mask; the model version is the image's."""
+    binary = _checked_mask(image, rle)
+    fields = {"label": label.strip(), "color": color.lower(), "rle": masks_io.rle_encode(binary),
+              "area": int(binary.sum()), "prompts": prompts or {}, "model_version_id": image.model_version_id,
+              "author": author}
+    if not fields["label"]:
+        raise MaskRejected("missing_label", "Give the object a label (e.g. 'lesion A') before saving.", field="label")
+    if mask is None:
+        return Mask.objects.create(image=image, **fields)
+    for key, value in fields.items():
+        setattr(mask, key, value)
+    mask.save()
+    return mask
+
+
+def delete_mask(mask: Mask) -> None:
+    mask.delete()
+
+
+EXPORT_FORMATS = ("png", "nifti", "coco", "dicom_seg")
+
+
+def export_formats(image: Image) -> tuple[str, ...]:
+    """The formats a mask of ``image`` exports to (DICOM-SEG only for DICOM uploads)."""
+    return EXPORT_FORMATS if image.dicom_file else EXPORT_FORMATS[:3]
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    content: bytes
+    content_type: str
+    filename: str
+
+
+def _stem(text: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in text).strip("_")
+    return safe or "mask"
+
+
+def export_mask(mask: Mask, fmt: str) -> ExportFile:
+    """One mask as PNG (0/255), NIfTI (.nii.gz, uint8 0/1) or COCO JSON with a compressed RLE."""
+    image = mask.image
+    binary = masks_io.rle_decode(mask.rle)
+    stem = f"{_stem(PurePath(image.original_filename).stem)}_{_stem(mask.label)}_{mask.pk}"
+    if fmt == "png":
+        return ExportFile(masks_io.mask_to_png(binary), "image/png", f"{stem}.png")
+    if fmt == "nifti":
+        return ExportFile(masks_io.mask_to_nifti(binary), "application/gzip", f"{stem}.nii.gz")
+    if fmt == "coco":
+        document = masks_io.coco_document(
+            {"id": image.pk, "file_name": image.original_filename, "width": image.width, "height": image.height},
+            [{"id": mask.pk, "label": mask.label, "mask": binary}],
+        )
+        return ExportFile(document, "application/json", f"{stem}.coco.json")
+    if fmt == "dicom_seg" and image.dicom_file:
+        from webapp.segmentation import dicom_io
+
+        with default_storage.open(image.dicom_file.name, "rb") as f:
+            source = f.read()
+        content = dicom_io.segmentation(source, binary, label=mask.label, software=f"model v{mask.model_version_id}")
+        return ExportFile(content, "application/dicom", f"{stem}.seg.dcm")
+    raise MaskRejected("unsupported_format", f"Cannot export {image.original_filename} as {fmt!r}; use one of {', '.join(export_formats(image))}.", field="format")
+
+
+def modality_pixels(image: Image) -> bytes:
+    """The DICOM's modality values (e.g. HU) as a float32 KDEM array, for window/level in the browser."""
+    from webapp.segmentation import dicom_io
+
+    if not image.dicom_file:
+        raise MaskRejected("not_dicom", f"{image.original_filename} is not a DICOM image: it has no modality values to window.")
+    with default_storage.open(image.dicom_file.name, "rb") as f:
+        values = dicom_io.modality_values(dicom_io.load(f.read()))
+    size = [image.height, image.width]
+    return encode_embedding(values, "float32", image_size=size, input_size=size)
+
+
+def export_image_masks(image: Image) -> ExportFile:
+    """Every saved object of an image in one COCO JSON (one category per label)."""
+    objects = [{"id": m.pk, "label": m.label, "mask": masks_io.rle_decode(m.rle)} for m in image.masks.all()]
+    if not objects:
+        raise MaskRejected("no_masks", f"{image.original_filename} has no saved masks yet: segment and save an object first.")
+    document = masks_io.coco_document(
+        {"id": image.pk, "file_name": image.original_filename, "width": image.width, "height": image.height}, objects)
+    return ExportFile(document, "application/json", f"{_stem(PurePath(image.original_filename).stem)}.coco.json")

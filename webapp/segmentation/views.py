@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kdsam_core.embedding_codec import CONTENT_TYPE as EMBEDDING_CONTENT_TYPE
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
 from webapp.segmentation import selectors, services
-from webapp.segmentation.serializers import ImageSerializer, ImageUploadSerializer
+from webapp.segmentation.browser_decoder import ensure_browser_decoder
+from webapp.segmentation.serializers import ImageSerializer, ImageUploadSerializer, MaskSerializer, MaskWriteSerializer
 
 
 def _image_or_404(request, image_id: int):
@@ -35,10 +37,13 @@ class ImageListView(APIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise ApiError("missing_file", "No file was sent: post the image as multipart field 'file'.", field="file")
+        form = ImageUploadSerializer(data={"model_version": request.data.get("model_version") or None})
+        if not form.is_valid():
+            raise ApiError("invalid_model_version", "model_version must be the id of a published model version.", field="model_version")
         try:
-            image = services.upload_image(request.user, upload.name, upload.read())
+            image = services.upload_image(request.user, upload.name, upload.read(), form.validated_data.get("model_version"))
         except services.UploadRejected as error:
-            raise ApiError(error.code, error.message, field="file") from error
+            raise ApiError(error.code, error.message, field="model_version" if error.code == "unknown_model_version" else "file") from error
         return Response(ImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
 
@@ -59,7 +64,9 @@ class ImageFileView(APIView):
 
 class ImageEmbeddingView(APIView):
     @extend_schema(
-        responses={(200, EMBEDDING_CONTENT_TYPE): OpenApiTypes.BINARY, 404: ApiErrorSerializer, 409: OpenApiResponse(ApiErrorSerializer, description="embedding not ready")},
+        parameters=[OpenApiParameter("encoding", str, enum=list(services.EMBEDDING_ENCODINGS), required=False,
+                                     description="raw (stored float16, default) or quant8-zlib (per-channel uint8, zlib)")],
+        responses={(200, EMBEDDING_CONTENT_TYPE): OpenApiTypes.BINARY, 400: ApiErrorSerializer, 404: ApiErrorSerializer, 409: OpenApiResponse(ApiErrorSerializer, description="embedding not ready")},
         operation_id="images_embedding",
     )
     def get(self, request, image_id: int):
@@ -67,6 +74,124 @@ class ImageEmbeddingView(APIView):
         embedding = selectors.embedding_for(image)
         if embedding is None:
             raise ApiError("embedding_not_ready", f"The embedding of {image.original_filename} is not ready (status: {image.status}).", status_code=409)
-        response = HttpResponse(services.embedding_bytes(embedding), content_type=EMBEDDING_CONTENT_TYPE)
+        try:
+            payload = services.embedding_bytes(embedding, request.query_params.get("encoding", "raw"))
+        except services.MaskRejected as error:
+            raise ApiError(error.code, error.message, field=error.field) from error
+        response = HttpResponse(payload, content_type=EMBEDDING_CONTENT_TYPE)
+        response["Cache-Control"] = "private, max-age=31536000, immutable"
+        return response
+
+
+def _mask_or_404(request, mask_id: int):
+    mask = selectors.mask_of(request.user, mask_id)
+    if mask is None:
+        raise Http404("no such mask")
+    return mask
+
+
+def _validated_mask_fields(request) -> dict:
+    serializer = MaskWriteSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _save(request, image, mask=None):
+    fields = _validated_mask_fields(request)
+    try:
+        return services.save_mask(request.user, image, mask=mask, **fields)
+    except services.MaskRejected as error:
+        raise ApiError(error.code, error.message, field=error.field) from error
+
+
+def _attachment(export: services.ExportFile) -> HttpResponse:
+    response = HttpResponse(export.content, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
+
+
+class ImageMasksView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses={200: MaskSerializer(many=True), 404: ApiErrorSerializer}, operation_id="masks_list")
+    def get(self, request, image_id: int):
+        image = _image_or_404(request, image_id)
+        return Response(MaskSerializer(selectors.masks_of(image), many=True).data)
+
+    @extend_schema(request=MaskWriteSerializer, responses={201: MaskSerializer, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
+                   operation_id="masks_create")
+    def post(self, request, image_id: int):
+        mask = _save(request, _image_or_404(request, image_id))
+        return Response(MaskSerializer(mask).data, status=status.HTTP_201_CREATED)
+
+
+class MaskDetailView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses={200: MaskSerializer, 404: ApiErrorSerializer}, operation_id="masks_retrieve")
+    def get(self, request, mask_id: int):
+        return Response(MaskSerializer(_mask_or_404(request, mask_id)).data)
+
+    @extend_schema(request=MaskWriteSerializer, responses={200: MaskSerializer, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
+                   operation_id="masks_update")
+    def put(self, request, mask_id: int):
+        mask = _mask_or_404(request, mask_id)
+        return Response(MaskSerializer(_save(request, mask.image, mask)).data)
+
+    @extend_schema(responses={204: None, 404: ApiErrorSerializer}, operation_id="masks_delete")
+    def delete(self, request, mask_id: int):
+        services.delete_mask(_mask_or_404(request, mask_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MaskExportView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(services.EXPORT_FORMATS))],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
+        operation_id="masks_export",
+    )
+    def get(self, request, mask_id: int, fmt: str):
+        mask = _mask_or_404(request, mask_id)
+        try:
+            return _attachment(services.export_mask(mask, fmt))
+        except services.MaskRejected as error:
+            raise ApiError(error.code, error.message, field=error.field) from error
+
+
+class ImageMasksExportView(APIView):
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.BINARY, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
+                   operation_id="masks_export_coco")
+    def get(self, request, image_id: int):
+        image = _image_or_404(request, image_id)
+        try:
+            return _attachment(services.export_image_masks(image))
+        except services.MaskRejected as error:
+            raise ApiError(error.code, error.message, field=error.field) from error
+
+
+@extend_schema(exclude=True)
+@login_required
+def browser_decoder(request, version_id: int):
+    """The multimask decoder ONNX of a model version (see browser_decoder.py); immutable per version."""
+    version = selectors.model_version(version_id)
+    if version is None:
+        raise Http404("no such model version")
+    path = ensure_browser_decoder(version)
+    response = FileResponse(open(path, "rb"), content_type="application/octet-stream")
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+
+class ImagePixelsView(APIView):
+    @extend_schema(responses={(200, EMBEDDING_CONTENT_TYPE): OpenApiTypes.BINARY, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
+                   operation_id="images_pixels")
+    def get(self, request, image_id: int):
+        image = _image_or_404(request, image_id)
+        try:
+            payload = services.modality_pixels(image)
+        except services.MaskRejected as error:
+            raise ApiError(error.code, error.message) from error
+        response = HttpResponse(payload, content_type=EMBEDDING_CONTENT_TYPE)
         response["Cache-Control"] = "private, max-age=31536000, immutable"
         return response

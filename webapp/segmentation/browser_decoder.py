@@ -1,0 +1,56 @@
+"""The decoder the browser runs: the image's model version exported with all SAM mask candidates.
+
+Same inputs as the registry's ``decoder.onnx`` (the official contract), but ``masks`` is
+``[1, 4, H, W]`` and ``iou_predictions`` ``[1, 4]``: index 0 is SAM's single-mask output (what the
+official single-mask export returns when there are several prompts), 1–3 the multimask candidates
+(from which the single-mask export picks the highest predicted IoU for one click or one box).
+The UI shows 1–3 with their IoU after the first prompt and lets the user pick.
+
+Exported once per model version (a few seconds) by the worker after an embedding, or on first
+request, and kept under ``MEDIA_ROOT/browser-decoders/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from django.conf import settings
+
+from kdsam_core.export import export_decoder_onnx
+from webapp.registry import services as registry_services
+from webapp.registry.models import ModelVersion
+
+_lock = threading.Lock()
+
+
+def decoder_path(version: ModelVersion) -> Path:
+    tag = (version.checkpoint_sha256 or "none")[:16]
+    return Path(settings.MEDIA_ROOT) / "browser-decoders" / f"{version.pk}-{tag}" / "decoder-multimask.onnx"
+
+
+def ensure_browser_decoder(version: ModelVersion, model=None) -> Path:
+    """The multimask decoder ONNX of ``version``, exported on first use (atomic, safe across processes)."""
+    path = decoder_path(version)
+    if path.is_file():
+        return path
+    with _lock:
+        if path.is_file():
+            return path
+        model = model if model is not None else registry_services.load_model(version)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            exported = export_decoder_onnx(model, Path(tmp) / "decoder.onnx", multimask=True)
+            os.replace(exported, path)
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
