@@ -66,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     # Variables only (no library to install); anything the user set (or an LD_PRELOAD) wins.
     worker_env = dict(child_env)
     if "LD_PRELOAD" not in worker_env:
-        for key, value in (("MALLOC_MMAP_THRESHOLD_", "33554432"), ("MALLOC_TRIM_THRESHOLD_", "17179869184"),
-                           ("MALLOC_TOP_PAD_", "268435456")):
+        for key, value in (("MALLOC_MMAP_MAX_", "0"), ("MALLOC_TRIM_THRESHOLD_", "17179869184")):
             worker_env.setdefault(key, value)
     call_command("migrate", interactive=False, verbosity=0)
     version = registry_services.ensure_active_model_version()
