@@ -87,10 +87,14 @@ export async function errorFromResponse(res: Response): Promise<ApiRequestError>
   return new ApiRequestError(`Request failed: HTTP ${res.status}${statusText}`, res.status, 'http_error');
 }
 
-export class ApiClient {
-  private readonly baseUrl: string;
-  private readonly fetchImpl: typeof fetch;
-  private readonly cookie: () => string;
+/**
+ * The transport every API client shares: same-origin fetch with the session cookie, Accept JSON,
+ * X-CSRFToken on unsafe methods, network failures and non-2xx answers as ApiRequestError.
+ */
+export class HttpClient {
+  protected readonly baseUrl: string;
+  protected readonly fetchImpl: typeof fetch;
+  protected readonly cookie: () => string;
 
   constructor(options: ApiClientOptions = {}) {
     this.baseUrl = options.baseUrl ?? '';
@@ -103,7 +107,7 @@ export class ApiClient {
     return /^[a-z]+:\/\//i.test(path) ? path : `${this.baseUrl}${path}`;
   }
 
-  private async send(path: string, init: RequestInit = {}): Promise<Response> {
+  protected async send(path: string, init: RequestInit = {}): Promise<Response> {
     const method = (init.method ?? 'GET').toUpperCase();
     const headers = new Headers(init.headers);
     if (!headers.has('Accept')) headers.set('Accept', 'application/json');
@@ -127,11 +131,22 @@ export class ApiClient {
     return res;
   }
 
-  private async json<T>(path: string, init?: RequestInit): Promise<T> {
+  protected async json<T>(path: string, init?: RequestInit): Promise<T> {
     const res = await this.send(path, init);
     return (await res.json()) as T;
   }
 
+  /** POST a JSON body (an empty object when none). */
+  protected post<T>(path: string, body?: unknown): Promise<T> {
+    return this.json<T>(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body ?? {}),
+    });
+  }
+}
+
+export class ApiClient extends HttpClient {
   /** GET /api/session/ (403 ApiRequestError when logged out). */
   getSession(): Promise<Session> {
     return this.json<Session>('/api/session/');

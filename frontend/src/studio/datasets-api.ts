@@ -2,7 +2,7 @@
  * Client of the datasets API (docs/api-datasets.md). Errors are the shared ApiRequestError of
  * ../api.ts (the server's error.message); unsafe methods send X-CSRFToken.
  */
-import { ApiRequestError, errorFromResponse, readCookie } from '../api';
+import { type ApiClientOptions, HttpClient } from '../api';
 import type {
   ConfirmRequest,
   Dataset,
@@ -16,54 +16,9 @@ export type { ConfirmRequest, Dataset, DatasetCreateRequest, DatasetItemPage, Da
 export type DatasetState = Dataset['state'];
 export type Split = 'train' | 'val' | 'test';
 
-export interface DatasetsApiOptions {
-  baseUrl?: string;
-  fetch?: typeof fetch;
-  cookie?: () => string;
-}
+export type DatasetsApiOptions = ApiClientOptions;
 
-export class DatasetsApi {
-  private readonly baseUrl: string;
-  private readonly fetchImpl: typeof fetch;
-  private readonly cookie: () => string;
-
-  constructor(options: DatasetsApiOptions = {}) {
-    this.baseUrl = options.baseUrl ?? '';
-    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    this.cookie = options.cookie ?? (() => (typeof document === 'undefined' ? '' : document.cookie));
-  }
-
-  private async send(path: string, init: RequestInit = {}): Promise<Response> {
-    const method = (init.method ?? 'GET').toUpperCase();
-    const headers = new Headers(init.headers);
-    if (!headers.has('Accept')) headers.set('Accept', 'application/json');
-    if (method !== 'GET') {
-      const token = readCookie(this.cookie(), 'csrftoken');
-      if (token) headers.set('X-CSRFToken', token);
-    }
-    let res: Response;
-    try {
-      res = await this.fetchImpl(`${this.baseUrl}${path}`, { ...init, method, headers, credentials: 'same-origin' });
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      throw new ApiRequestError(`Cannot reach the server: ${why}`, 0, 'network_error');
-    }
-    if (!res.ok) throw await errorFromResponse(res);
-    return res;
-  }
-
-  private async json<T>(path: string, init?: RequestInit): Promise<T> {
-    return (await (await this.send(path, init)).json()) as T;
-  }
-
-  private post<T>(path: string, body: unknown): Promise<T> {
-    return this.json<T>(path, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body ?? {}),
-    });
-  }
-
+export class DatasetsApi extends HttpClient {
   session(): Promise<{ user: { username: string; is_staff: boolean } }> {
     return this.json('/api/session/');
   }

@@ -6,7 +6,7 @@
  * Errors are the shared ApiRequestError of ../api.ts (the server's error.message, with `field`
  * for a 400 that names a parameter); unsafe methods send X-CSRFToken from the csrftoken cookie.
  */
-import { ApiRequestError, errorFromResponse, readCookie } from '../api';
+import { type ApiClientOptions, HttpClient } from '../api';
 import type { Dataset, JobObject, JobSubmitRequest, KindEnum, ModelVersion, TeamMembership } from '../api-types';
 
 export type { Dataset, JobObject, ModelVersion, TeamMembership };
@@ -136,54 +136,9 @@ export function jobFileUrl(jobId: number, name: string): string {
 
 // -- client ----------------------------------------------------------------------------------------
 
-export interface JobsApiOptions {
-  baseUrl?: string;
-  fetch?: typeof fetch;
-  cookie?: () => string;
-}
+export type JobsApiOptions = ApiClientOptions;
 
-export class JobsApi {
-  private readonly baseUrl: string;
-  private readonly fetchImpl: typeof fetch;
-  private readonly cookie: () => string;
-
-  constructor(options: JobsApiOptions = {}) {
-    this.baseUrl = options.baseUrl ?? '';
-    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    this.cookie = options.cookie ?? (() => (typeof document === 'undefined' ? '' : document.cookie));
-  }
-
-  private async send(path: string, init: RequestInit = {}): Promise<Response> {
-    const method = (init.method ?? 'GET').toUpperCase();
-    const headers = new Headers(init.headers);
-    if (!headers.has('Accept')) headers.set('Accept', 'application/json');
-    if (method !== 'GET' && method !== 'HEAD') {
-      const token = readCookie(this.cookie(), 'csrftoken');
-      if (token) headers.set('X-CSRFToken', token);
-    }
-    let res: Response;
-    try {
-      res = await this.fetchImpl(`${this.baseUrl}${path}`, { ...init, method, headers, credentials: 'same-origin' });
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      throw new ApiRequestError(`Cannot reach the server: ${why}`, 0, 'network_error');
-    }
-    if (!res.ok) throw await errorFromResponse(res);
-    return res;
-  }
-
-  private async json<T>(path: string, init?: RequestInit): Promise<T> {
-    return (await (await this.send(path, init)).json()) as T;
-  }
-
-  private post<T>(path: string, body?: unknown): Promise<T> {
-    return this.json<T>(path, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body ?? {}),
-    });
-  }
-
+export class JobsApi extends HttpClient {
   session(): Promise<{ user: { username: string; is_staff: boolean } }> {
     return this.json('/api/session/');
   }
