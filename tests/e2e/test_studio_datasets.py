@@ -67,5 +67,10 @@ def test_upload_report_confirm_and_browse_a_dataset(page, studio, dataset_zip):
         timeout=30_000,
     )
     assert page.locator("#thumbnail-grid .thumb").count() == 5
+
+    # jobs start from the dataset page: the fine-tuning form opens with this dataset chosen
+    dataset_id = page.url.rstrip("/").split("/")[-1]
+    page.click("#start-finetune")
+    page.wait_for_url(f"**/jobs/new/finetune?*dataset={dataset_id}*", timeout=10_000)
     errors = [m for m in page.console_messages if m.startswith(("error", "pageerror"))]
     assert not errors, (errors, failed)

@@ -13,6 +13,7 @@ import {
 import { actionText, confirmBody, groupProblems, importedCount } from '../report';
 import type { RouteContext, Router } from '../router';
 import { uploadArchive } from '../upload';
+import { jobFormPath } from './job-form';
 
 const ARCHIVE_ACCEPT = '.zip,.tar,.tar.gz,.tgz,.tar.bz2,.tar.xz';
 const PROBLEMS_SHOWN_PER_GROUP = 100;
@@ -189,6 +190,7 @@ async function renderDataset(ctx: RouteContext, api: DatasetsApi, opts: DatasetP
       if (dataset.error) view.append(h('p', { class: 'error-message', id: 'dataset-error' }, dataset.error));
     }
     if (dataset.state === 'ready') {
+      view.append(trainingLinks(dataset));
       view.append(countsSection(dataset));
       view.append(await gridSection(api, dataset, active));
     }
@@ -226,6 +228,15 @@ async function renderDataset(ctx: RouteContext, api: DatasetsApi, opts: DatasetP
 
 function confirmDialog(message: string): boolean {
   return typeof window.confirm === 'function' ? window.confirm(message) : true;
+}
+
+/** Start the method's phases on this dataset (forms prefilled with it and its team). */
+function trainingLinks(dataset: Dataset): HTMLElement {
+  const link = (kind: 'distill' | 'finetune' | 'evaluate' | 'embed', label: string) =>
+    h('a', { class: 'button', id: `start-${kind}`, href: `#${jobFormPath(kind, { dataset: dataset.id, team: dataset.team })}` }, label);
+  return h('div', { class: 'actions', id: 'dataset-job-links' },
+    link('distill', 'Distil an encoder'), link('finetune', 'Fine-tune a decoder'),
+    link('evaluate', 'Evaluate models'), link('embed', 'Precompute embeddings'));
 }
 
 function countsSection(dataset: Dataset): HTMLElement {
