@@ -45,3 +45,26 @@ def embed_image(model: Sam, image: np.ndarray, device: torch.device | str = "cpu
         original_size=prepared.original_size,
         input_size=prepared.input_size,
     )
+
+
+class OnnxImageEncoder:
+    """The student encoder through onnxruntime on the CPU.
+
+    Measured the fastest CPU serving path with masks unchanged (BENCHMARKS.md, "Serving paths":
+    about 2.9x PyTorch eager, embeddings within ~1e-5). Input and output are those of
+    :func:`embed_image`; ``path`` is an encoder written by ``kdsam_core.export.export_encoder_onnx``.
+    """
+
+    def __init__(self, path, img_size: int, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.img_size = img_size
+
+    def __call__(self, image: np.ndarray) -> ImageEmbedding:
+        prepared = prepare_image(image, self.img_size)
+        (embedding,) = self.session.run(None, {"image": prepared.tensor.numpy()})
+        return ImageEmbedding(embedding=embedding, original_size=prepared.original_size, input_size=prepared.input_size)

@@ -107,7 +107,7 @@ def test_identical_upload_reuses_the_cached_embedding(api, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the encoder ran again for identical content")
 
-    monkeypatch.setattr(services, "embed_image", fail)
+    monkeypatch.setattr(services.registry_services, "load_encoder", fail)
     second = upload(api, "copy-of-a.jpg", LANDSCAPE_JPEG.read_bytes()).json()
     assert second["status"] == "ready"
     assert api.get(second["embedding_url"]).status_code == 200

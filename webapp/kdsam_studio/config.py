@@ -33,6 +33,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name}={value!r} is not a boolean; use 1/0, true/false, yes/no")
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise ConfigurationError(f"{name}={value!r}; use one of {', '.join(choices)}")
+    return value
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     value = env.get(name)
     if value is None or value == "":
@@ -64,6 +71,9 @@ class StudioConfig:
     dataset_import_roots: tuple[Path, ...] = ()
     celery_eager: bool = False  #: KDSAM_CELERY_EAGER: run tasks inline (tests)
     torch_threads: int = 0  #: KDSAM_TORCH_THREADS: encoder threads in the worker (0 = all cores)
+    #: KDSAM_ENCODER_BACKEND: how the worker runs the KD-SAM student on a CPU: "onnxruntime" (fastest,
+    #: BENCHMARKS.md) or "torch"; with a CUDA GPU it always uses PyTorch (bf16 + channels_last).
+    encoder_backend: str = "onnxruntime"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -116,6 +126,7 @@ class StudioConfig:
             dataset_import_roots=tuple(Path(p).expanduser().resolve() for p in env.get("KDSAM_DATASET_IMPORT_ROOTS", "").split(":") if p),
             celery_eager=_bool(env, "KDSAM_CELERY_EAGER", False),
             torch_threads=_int(env, "KDSAM_TORCH_THREADS", 0),
+            encoder_backend=_choice(env, "KDSAM_ENCODER_BACKEND", cls.encoder_backend, ("onnxruntime", "torch")),
         )
 
 

@@ -252,6 +252,7 @@ def _json_safe(value):
 
 _model_cache: dict[tuple[int, str], object] = {}
 _model_cache_lock = threading.Lock()
+_encoder_cache: dict[tuple[int, str], object] = {}
 
 
 def load_model(version: ModelVersion):
@@ -268,3 +269,49 @@ def load_model(version: ModelVersion):
         return model
 
 
+
+
+def load_encoder(version: ModelVersion):
+    """A callable ``(H, W, 3) uint8 RGB → ImageEmbedding`` for the version's image encoder.
+
+    KD-SAM students on a CPU run through onnxruntime (``KDSAM_ENCODER_BACKEND``, the measured
+    fastest path); their encoder ONNX is exported once, next to the checkpoint, on first use.
+    Everything else (SAM/MobileSAM versions, a CUDA GPU, ``torch`` backend) runs in PyTorch.
+    """
+    import torch
+
+    from kdsam_core.inference import OnnxImageEncoder, embed_image
+
+    use_onnx = (settings.STUDIO.encoder_backend == "onnxruntime" and not torch.cuda.is_available()
+                and version.architecture == ModelVersion.Architecture.KDSAM)
+    if not use_onnx:
+        model = load_model(version)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return lambda image: embed_image(model, image, device)
+    key = (version.pk, version.checkpoint_sha256)
+    with _model_cache_lock:
+        encoder = _encoder_cache.get(key)
+        if encoder is not None:
+            return encoder
+    path = encoder_onnx_path(version)
+    with _model_cache_lock:
+        encoder = OnnxImageEncoder(path, version.image_size, threads=settings.STUDIO.torch_threads)
+        _encoder_cache.clear()
+        _encoder_cache[key] = encoder
+        return encoder
+
+
+def encoder_onnx_path(version: ModelVersion) -> Path:
+    """``models/<id>/encoder.onnx``, exported from the checkpoint the first time it is needed."""
+    import fcntl
+
+    from kdsam_core.export import export_encoder_onnx
+
+    path = Path(version.checkpoint.path).with_name("encoder.onnx")
+    if path.is_file():
+        return path
+    with open(path.with_name("encoder.onnx.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two workers never export the same file at once
+        if not path.is_file():
+            export_encoder_onnx(load_model(version), path)
+    return path

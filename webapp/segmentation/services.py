@@ -22,7 +22,6 @@ from PIL import ImageOps, UnidentifiedImageError
 
 from kdsam_core import masks_io
 from kdsam_core.embedding_codec import decode_embedding, encode_embedding
-from kdsam_core.inference import embed_image
 from kdsam_core.transforms import rgb_array
 from webapp.registry import services as registry_services
 from webapp.segmentation.models import Embedding, Image, Mask
@@ -221,11 +220,11 @@ def compute_embedding(image_id: int) -> Embedding | None:
         return existing
     _set_status(image, Image.Status.EMBEDDING)
     try:
-        model = registry_services.load_model(image.model_version)
+        encoder = registry_services.load_encoder(image.model_version)
         with default_storage.open(image.file.name, "rb") as f, PILImage.open(f) as img:
             rgb = rgb_array(img)
         started = time.perf_counter()
-        result = embed_image(model, rgb)
+        result = encoder(rgb)
         seconds = time.perf_counter() - started
         payload = encode_embedding(
             result.embedding, "float16", image_size=list(result.original_size),
