@@ -1,20 +1,5 @@
-"""The single page of the web UI (built by Vite into frontend/dist)."""
+"""The segmentation page of the web UI: frontend/index.html as built by Vite."""
 
-from __future__ import annotations
+from webapp.kdsam_studio.frontend_pages import frontend_page
 
-from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-
-
-@login_required
-def app_page(request):
-    index = settings.FRONTEND_DIST / "index.html"
-    if not index.is_file():
-        return HttpResponse(
-            "The frontend is not built: run 'make run' (or 'cd frontend && npm ci && npm run build').",
-            status=503, content_type="text/plain",
-        )
-    response = HttpResponse(index.read_text(), content_type="text/html; charset=utf-8")
-    response["Cache-Control"] = "no-cache"
-    return response
+app_page = frontend_page("index.html")
