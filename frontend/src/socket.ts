@@ -5,19 +5,12 @@
  */
 import type { ImageObject } from './api-types';
 
+import { LiveFeed, type SocketLike } from './live-feed';
+
+export type { SocketLike };
 export const POLL_INTERVAL_MS = 1000;
-const RECONNECT_MIN_MS = 1000;
-const RECONNECT_MAX_MS = 15000;
 
 export type ImageListener = (image: ImageObject) => void;
-
-export interface SocketLike {
-  onopen: ((ev: Event) => void) | null;
-  onclose: ((ev: CloseEvent) => void) | null;
-  onerror: ((ev: Event) => void) | null;
-  onmessage: ((ev: MessageEvent) => void) | null;
-  close(): void;
-}
 
 export interface StatusFeedOptions {
   /** GET /api/images/{id}/ */
@@ -56,13 +49,7 @@ export class ImageStatusFeed {
   private readonly tracked = new Set<number>();
   private readonly opts: Required<Omit<StatusFeedOptions, 'onConnectionChange'>> &
     Pick<StatusFeedOptions, 'onConnectionChange'>;
-  private socket: SocketLike | null = null;
-  private live = false;
-  private stopped = true;
-  private reconnectDelay = RECONNECT_MIN_MS;
-  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  private pollTimer: ReturnType<typeof setInterval> | null = null;
-  private polling = false;
+  private readonly feed: LiveFeed;
 
   constructor(options: StatusFeedOptions) {
     this.opts = {
@@ -70,6 +57,18 @@ export class ImageStatusFeed {
       pollIntervalMs: POLL_INTERVAL_MS,
       ...options,
     };
+    this.feed = new LiveFeed({
+      openSocket: this.opts.openSocket,
+      onMessage: (data) => {
+        const image = parseStatusMessage(data);
+        if (image) this.emit(image);
+      },
+      poll: () => this.pollTracked(),
+      // polls while the socket is down and something is being embedded
+      shouldPoll: () => this.tracked.size > 0,
+      pollIntervalMs: this.opts.pollIntervalMs,
+      onConnectionChange: this.opts.onConnectionChange,
+    });
   }
 
   /** Calls `listener` for every status update; returns an unsubscribe function. */
@@ -82,7 +81,7 @@ export class ImageStatusFeed {
   track(image: Pick<ImageObject, 'id' | 'status'>): void {
     if (isTerminalStatus(image.status)) this.tracked.delete(image.id);
     else this.tracked.add(image.id);
-    this.updatePolling();
+    this.feed.updatePolling();
   }
 
   get trackedIds(): number[] {
@@ -90,111 +89,36 @@ export class ImageStatusFeed {
   }
 
   get isLive(): boolean {
-    return this.live;
+    return this.feed.isLive;
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.connect();
-    this.updatePolling();
+    this.feed.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
-    const s = this.socket;
-    this.socket = null;
-    if (s) {
-      s.onclose = s.onerror = s.onmessage = s.onopen = null;
-      s.close();
-    }
-    this.setLive(false);
-    this.updatePolling();
+    this.feed.stop();
+  }
+
+  /** One GET per tracked image; updates are emitted like socket messages. */
+  pollOnce(): Promise<void> {
+    return this.feed.pollOnce();
   }
 
   private emit(image: ImageObject): void {
     if (this.tracked.has(image.id) && isTerminalStatus(image.status)) this.tracked.delete(image.id);
     for (const l of this.listeners) l(image);
-    this.updatePolling();
+    this.feed.updatePolling();
   }
 
-  private setLive(live: boolean): void {
-    if (this.live === live) return;
-    this.live = live;
-    this.opts.onConnectionChange?.(live);
-  }
-
-  private connect(): void {
-    if (this.stopped) return;
-    let s: SocketLike;
-    try {
-      s = this.opts.openSocket();
-    } catch {
-      this.scheduleReconnect();
-      return;
-    }
-    this.socket = s;
-    s.onopen = () => {
-      this.reconnectDelay = RECONNECT_MIN_MS;
-      this.setLive(true);
-      this.updatePolling();
-      // catch up with changes missed while disconnected
-      void this.pollOnce();
-    };
-    s.onmessage = (ev) => {
-      const image = parseStatusMessage(ev.data);
-      if (image) this.emit(image);
-    };
-    s.onerror = () => {
-      // onclose follows and handles the reconnect
-    };
-    s.onclose = () => {
-      if (this.socket !== s) return;
-      this.socket = null;
-      this.setLive(false);
-      this.updatePolling();
-      this.scheduleReconnect();
-    };
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    const delay = this.reconnectDelay;
-    this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      this.connect();
-    }, delay);
-  }
-
-  /** Polls while the socket is down and something is being embedded. */
-  private updatePolling(): void {
-    const shouldPoll = !this.stopped && !this.live && this.tracked.size > 0;
-    if (shouldPoll && !this.pollTimer) {
-      this.pollTimer = setInterval(() => void this.pollOnce(), this.opts.pollIntervalMs);
-    } else if (!shouldPoll && this.pollTimer) {
-      clearInterval(this.pollTimer);
-      this.pollTimer = null;
-    }
-  }
-
-  /** One GET per tracked image; updates are emitted like socket messages. */
-  async pollOnce(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      for (const id of [...this.tracked]) {
-        try {
-          this.emit(await this.opts.fetchImage(id));
-        } catch (err) {
-          // 404: the image is gone; anything else is transient, try again next tick
-          if ((err as { status?: unknown }).status === 404) this.tracked.delete(id);
-        }
+  private async pollTracked(): Promise<void> {
+    for (const id of [...this.tracked]) {
+      try {
+        this.emit(await this.opts.fetchImage(id));
+      } catch (err) {
+        // 404: the image is gone; anything else is transient, try again next tick
+        if ((err as { status?: unknown }).status === 404) this.tracked.delete(id);
       }
-    } finally {
-      this.polling = false;
     }
   }
 }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ImageObject } from '../src/api-types';
-import { ImageStatusFeed, imagesSocketUrl, parseStatusMessage, type SocketLike } from '../src/socket';
+import { ImageStatusFeed, imagesSocketUrl, parseStatusMessage } from '../src/socket';
+import { FakeSocket } from './helpers/fake-socket';
 
 function image(id: number, status: ImageObject['status']): ImageObject {
   return {
@@ -9,17 +10,6 @@ function image(id: number, status: ImageObject['status']): ImageObject {
     sha256: '', queue_position: null, mask_count: 0, masks_url: `/api/images/${id}/masks/`,
     decoder_url: '/segmentation/decoders/1/decoder-multimask.onnx', source_format: 'png', display: {}, pixels_url: null,
   };
-}
-
-class FakeSocket implements SocketLike {
-  onopen: ((ev: Event) => void) | null = null;
-  onclose: ((ev: CloseEvent) => void) | null = null;
-  onerror: ((ev: Event) => void) | null = null;
-  onmessage: ((ev: MessageEvent) => void) | null = null;
-  closed = false;
-  close(): void {
-    this.closed = true;
-  }
 }
 
 describe('image status feed', () => {

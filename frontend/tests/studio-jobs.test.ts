@@ -19,8 +19,8 @@ import {
   reduceJobView,
   speedText,
   type ProgressEvent,
-  type SocketLike,
 } from '../src/studio/jobs-api';
+import { FakeSocket } from './helpers/fake-socket';
 
 function event(over: Partial<ProgressEvent> = {}): ProgressEvent {
   return { kind: 'step', phase: 'distill', epoch: 1, epochs: 10, step: 1, steps: 4, losses: {}, lr: 1e-4, throughput: 5, eta_s: 100, extra: {}, ...over };
@@ -149,17 +149,6 @@ describe('event → state reduction', () => {
     expect(isStale(a, job(1, { state: 'failed', attempts: 1 }))).toBe(false);
   });
 });
-
-class FakeSocket implements SocketLike {
-  onopen: ((ev: Event) => void) | null = null;
-  onclose: ((ev: CloseEvent) => void) | null = null;
-  onerror: ((ev: Event) => void) | null = null;
-  onmessage: ((ev: MessageEvent) => void) | null = null;
-  closed = false;
-  close(): void {
-    this.closed = true;
-  }
-}
 
 describe('live job feed', () => {
   beforeEach(() => vi.useFakeTimers());

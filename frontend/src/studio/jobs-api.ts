@@ -7,6 +7,7 @@
  * for a 400 that names a parameter); unsafe methods send X-CSRFToken from the csrftoken cookie.
  */
 import { type ApiClientOptions, HttpClient } from '../api';
+import { LiveFeed, type SocketLike } from '../live-feed';
 import type { Dataset, JobObject, JobSubmitRequest, KindEnum, ModelVersion, TeamMembership } from '../api-types';
 
 export type { Dataset, JobObject, ModelVersion, TeamMembership };
@@ -442,16 +443,7 @@ export function speedText(job: Pick<JobObject, 'state' | 'progress'>): string {
 // -- live feed: websocket with polling fallback ----------------------------------------------------
 
 export const JOB_POLL_INTERVAL_MS = 2000;
-const RECONNECT_MIN_MS = 1000;
-const RECONNECT_MAX_MS = 15000;
-
-export interface SocketLike {
-  onopen: ((ev: Event) => void) | null;
-  onclose: ((ev: CloseEvent) => void) | null;
-  onerror: ((ev: Event) => void) | null;
-  onmessage: ((ev: MessageEvent) => void) | null;
-  close(): void;
-}
+export type { SocketLike };
 
 /** ws(s)://host/ws/jobs/ (every job of my teams) or /ws/jobs/{id}/. */
 export function jobsSocketUrl(jobId?: number, loc: { protocol: string; host: string } = location): string {
@@ -476,113 +468,45 @@ export interface JobFeedOptions {
  * catch up with what was missed.
  */
 export class JobFeed {
-  private socket: SocketLike | null = null;
-  private live = false;
-  private stopped = true;
-  private reconnectDelay = RECONNECT_MIN_MS;
-  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  private pollTimer: ReturnType<typeof setInterval> | null = null;
-  private polling = false;
+  private readonly feed: LiveFeed;
 
-  constructor(private readonly opts: JobFeedOptions) {}
+  constructor(opts: JobFeedOptions) {
+    this.feed = new LiveFeed({
+      openSocket: opts.openSocket,
+      onMessage: (data) => {
+        const msg = parseJobMessage(data);
+        if (msg) opts.onMessage(msg);
+      },
+      poll: async () => {
+        const answer = await opts.poll();
+        if (this.feed.isStopped) return;
+        for (const job of Array.isArray(answer) ? answer : [answer]) opts.onMessage({ type: 'job.update', job });
+      },
+      shouldPoll: () => opts.shouldPoll?.() ?? true,
+      pollIntervalMs: opts.pollIntervalMs ?? JOB_POLL_INTERVAL_MS,
+      onConnectionChange: opts.onConnectionChange,
+    });
+  }
 
   get isLive(): boolean {
-    return this.live;
+    return this.feed.isLive;
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.connect();
-    this.updatePolling();
+    this.feed.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
-    const s = this.socket;
-    this.socket = null;
-    if (s) {
-      s.onclose = s.onerror = s.onmessage = s.onopen = null;
-      s.close();
-    }
-    this.setLive(false);
-    this.updatePolling();
+    this.feed.stop();
   }
 
   /** Re-evaluates whether to poll (call after the watched state changed). */
   updatePolling(): void {
-    const want = !this.stopped && !this.live && (this.opts.shouldPoll?.() ?? true);
-    if (want && !this.pollTimer) {
-      this.pollTimer = setInterval(() => void this.pollOnce(), this.opts.pollIntervalMs ?? JOB_POLL_INTERVAL_MS);
-    } else if (!want && this.pollTimer) {
-      clearInterval(this.pollTimer);
-      this.pollTimer = null;
-    }
+    this.feed.updatePolling();
   }
 
-  async pollOnce(): Promise<void> {
-    if (this.polling || this.stopped) return;
-    this.polling = true;
-    try {
-      const answer = await this.opts.poll();
-      if (this.stopped) return;
-      for (const job of Array.isArray(answer) ? answer : [answer]) this.opts.onMessage({ type: 'job.update', job });
-    } catch {
-      // transient (server restarting, network): the next tick tries again
-    } finally {
-      this.polling = false;
-      this.updatePolling();
-    }
-  }
-
-  private setLive(live: boolean): void {
-    if (this.live === live) return;
-    this.live = live;
-    this.opts.onConnectionChange?.(live);
-  }
-
-  private connect(): void {
-    if (this.stopped) return;
-    let s: SocketLike;
-    try {
-      s = this.opts.openSocket();
-    } catch {
-      this.scheduleReconnect();
-      return;
-    }
-    this.socket = s;
-    s.onopen = () => {
-      this.reconnectDelay = RECONNECT_MIN_MS;
-      this.setLive(true);
-      this.updatePolling();
-      void this.pollOnce();
-    };
-    s.onmessage = (ev) => {
-      const msg = parseJobMessage(ev.data);
-      if (msg) this.opts.onMessage(msg);
-    };
-    s.onerror = () => {
-      // onclose follows
-    };
-    s.onclose = () => {
-      if (this.socket !== s) return;
-      this.socket = null;
-      this.setLive(false);
-      this.updatePolling();
-      this.scheduleReconnect();
-    };
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    const delay = this.reconnectDelay;
-    this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      this.connect();
-    }, delay);
+  pollOnce(): Promise<void> {
+    return this.feed.pollOnce();
   }
 }
 
