@@ -49,6 +49,10 @@ def quantize_dynamic_onnx(src: Path | str, dst: Path | str, *, per_channel: bool
             str(dst),
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
+            # 7-bit weights: x86 CPUs without VNNI (AVX2/AVX-512F) multiply u8×s8 through int16
+            # pair sums that saturate with full-range weights (masks measured IoU 0.89 instead of
+            # ≥ 0.99 on an AVX2-only machine); onnxruntime's advice for models that run anywhere
+            reduce_range=True,
             op_types_to_quantize=["MatMul", "Gemm"],
             nodes_to_quantize=weight_matmul_nodes(src),
         )
