@@ -46,8 +46,22 @@ def feeds_for(prompt: dict, embedding: np.ndarray, original_size) -> dict[str, n
     }
 
 
+#: The decoder graphs compared (all single-mask, same weights):
+#: ``fp32_reference`` SAM's own graph order (``reassociate=False``) with the size-correct
+#: post-processing in the graph; ``fp32`` the fast export (kdsam_core.export.fast_decoder), same
+#: contract; ``fp32_lowres`` the fast export without post-processing, the mask upsampled to the
+#: original size by the caller (the browser app's decoder); ``int8`` dynamic int8 of the reference
+#: graph (int8 quantises weight × activation products, which only the reference order has).
+VARIANT_LABELS = {
+    "fp32_reference": "fp32, SAM reference graph",
+    "fp32": "fp32, fast graph",
+    "fp32_lowres": "fp32, fast graph, low-res + client upsampling (the app's)",
+    "int8": "int8 (dynamic, reference graph)",
+}
+
+
 def setup(tiny: bool, out_dir: Path):
-    """Model, decoder ONNX files (fp32, int8), one real image's embedding and its size."""
+    """Model, decoder ONNX files (``VARIANT_LABELS``), one real image's embedding and its size."""
     import torch
 
     from bench.models import build_sam_like
@@ -60,9 +74,33 @@ def setup(tiny: bool, out_dir: Path):
     prep = prepare_image(image, model.image_encoder.img_size)
     with torch.inference_mode():
         embedding = model.image_encoder(prep.tensor).numpy().astype(np.float32)
-    fp32 = export_decoder_onnx(model, out_dir / "decoder.onnx")
-    int8 = quantize_dynamic_onnx(fp32, out_dir / "decoder_int8.onnx")
-    return model, {"fp32": fp32, "int8": int8}, embedding, prep.original_size, name
+    reference = export_decoder_onnx(model, out_dir / "decoder_reference.onnx", reassociate=False)
+    paths = {
+        "fp32_reference": reference,
+        "fp32": export_decoder_onnx(model, out_dir / "decoder.onnx"),
+        "fp32_lowres": export_decoder_onnx(model, out_dir / "decoder_lowres.onnx", postprocess=False),
+        "int8": quantize_dynamic_onnx(reference, out_dir / "decoder_int8.onnx"),
+    }
+    return model, paths, embedding, prep.original_size, name
+
+
+def decoder_gflops(model, embedding: np.ndarray) -> dict[str, float]:
+    """FLOPs of one click (1 point + padding) through SAM's reference decoder and the fast one."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from kdsam_core.export.fast_decoder import fast_decoder
+
+    emb = torch.from_numpy(embedding)
+    points, labels = torch.tensor([[[400.0, 300.0], [0.0, 0.0]]]), torch.tensor([[1, -1]])
+    out = {}
+    for key, m in (("reference", model), ("fast", fast_decoder(model))):
+        with torch.inference_mode():
+            sparse, dense = m.prompt_encoder(points=(points, labels), boxes=None, masks=None)
+            with FlopCounterMode(display=False) as counter:
+                m.mask_decoder.predict_masks(emb, m.prompt_encoder.get_dense_pe(), sparse, dense)
+        out[key] = round(counter.get_total_flops() / 1e9, 3)
+    return out
 
 
 def main(argv=None) -> int:
@@ -78,8 +116,10 @@ def main(argv=None) -> int:
     n = args.prompts or (5 if args.tiny else (50 if args.quick else 200))
     res = Result(NAME, args, "Mask decoder, per prompt (Python: PyTorch and onnxruntime)",
                  f"{n} random click prompts (1–3 points + padding point, official SAM decoder contract, "
-                 "single mask, logits upsampled to the original image size inside the model) on one real "
-                 f"image's student embedding; 5 warm-up prompts; {args.threads} threads; median and p95.")
+                 "single mask, logits upsampled to the original image size inside the model, or for the "
+                 "low-res graph by SAM's postprocess_masks in PyTorch after the run, timed with it) on one "
+                 f"real image's student embedding; 5 warm-up prompts; {args.threads} threads; median and p95. "
+                 "PyTorch runs SAM's reference modules.")
     tmp = Path(tempfile.mkdtemp(prefix="kdsam-bench-decoder-"))
     model, onnx_paths, embedding, size, image_name = setup(args.tiny, tmp)
     prompts = decoder_prompts(n, size, model.image_encoder.img_size)
@@ -104,14 +144,27 @@ def main(argv=None) -> int:
             times.append(time.perf_counter() - t0)
         return summarize(times)
 
-    rows["pytorch_fp32"] = {"label": "PyTorch eager fp32", "latency": timed(run_torch)}
+    res["gflops"] = decoder_gflops(model, embedding)
+    rows["pytorch_fp32"] = {"label": "PyTorch eager fp32 (SAM reference modules)", "latency": timed(run_torch)}
+    from kdsam_core.transforms import preprocess_shape
+
+    input_size = preprocess_shape(*size, long_side=model.image_encoder.img_size)
     for kind, path in onnx_paths.items():
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = args.threads
         opts.inter_op_num_threads = 1
         session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        rows[f"ort_{kind}"] = {"label": f"onnxruntime Python {kind}",
-                               "latency": timed(lambda pr: session.run(["masks"], feeds_for(pr, embedding, size)))}
+        names = {i.name for i in session.get_inputs()}
+
+        def run_ort(pr, session=session, names=names):
+            feeds = {k: v for k, v in feeds_for(pr, embedding, size).items() if k in names}
+            if "orig_im_size" in names:
+                return session.run(["masks"], feeds)
+            (low,) = session.run(["low_res_masks"], feeds)
+            with torch.inference_mode():
+                return model.postprocess_masks(torch.from_numpy(low), input_size, size)
+
+        rows[f"ort_{kind}"] = {"label": f"onnxruntime Python {VARIANT_LABELS[kind]}", "latency": timed(run_ort)}
     base = rows["pytorch_fp32"]["latency"]["median_ms"]
     for row in rows.values():
         row["speedup_vs_pytorch"] = round(base / row["latency"]["median_ms"], 2)

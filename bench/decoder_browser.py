@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO_ROOT, Result, parser, summarize
-from bench.decoder import decoder_prompts, setup
+from bench.decoder import VARIANT_LABELS, decoder_prompts, setup
 
 NAME = "decoder_browser"
 CHROMIUM = "/usr/bin/chromium"
@@ -61,6 +61,16 @@ def serve(files_dir: Path):
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def bundle_mask_upsample(out: Path) -> Path:
+    """The app's frontend/src/mask-upsample.ts as one ES module, for the harness worker."""
+    import subprocess
+
+    esbuild = REPO_ROOT / "frontend" / "node_modules" / ".bin" / "esbuild"
+    subprocess.run([str(esbuild), str(REPO_ROOT / "frontend" / "src" / "mask-upsample.ts"), "--bundle",
+                    "--format=esm", f"--outfile={out}", "--log-level=warning"], check=True)
+    return out
+
+
 def main(argv=None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--prompts", type=int, default=None)
@@ -84,6 +94,7 @@ def main(argv=None) -> int:
                                                   "prompts": decoder_prompts(n, size, model.image_encoder.img_size)}))
     res["image"] = {"name": image_name, "size": list(size)}
     res["onnx_bytes"] = {k: v.stat().st_size for k, v in onnx_paths.items()}
+    bundle_mask_upsample(tmp / "mask-upsample.js")
     server, base = serve(tmp)
     rows = {}
     from playwright.sync_api import sync_playwright
@@ -106,18 +117,20 @@ def main(argv=None) -> int:
                     page.wait_for_function("window.benchResult !== undefined", timeout=600_000)
                     out = page.evaluate("window.benchResult")
                     page.close()
-                    label = f"onnxruntime-web WASM {'single-thread' if threads == 1 else f'{threads} threads'} {kind}"
+                    label = (f"onnxruntime-web WASM {'single-thread' if threads == 1 else f'{threads} threads'}, "
+                             f"{VARIANT_LABELS[kind]}")
                     if "error" in out:
                         rows[key] = {"label": label, "error": out["error"][:600]}
                         continue
                     rows[key] = {"label": label, "latency": summarize([t / 1000.0 for t in out["times"]]),
+                                 "run_only": summarize([t / 1000.0 for t in out["runTimes"]]),
                                  "session_create_ms": round(out["createMs"], 1), "threads": out["threads"],
                                  "cross_origin_isolated": out["crossOriginIsolated"]}
             browser.close()
     finally:
         server.shutdown()
     res["browser"] = {"chromium": version, "hardware_concurrency": cores}
-    base_row = rows.get("wasm_1t_fp32")
+    base_row = rows.get("wasm_1t_fp32_reference")
     for row in rows.values():
         if base_row and "latency" in row and "latency" in base_row:
             row["speedup_vs_1t_fp32"] = round(base_row["latency"]["median_ms"] / row["latency"]["median_ms"], 2)

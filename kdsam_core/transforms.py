@@ -71,6 +71,18 @@ def apply_coords(coords: np.ndarray, original_size: tuple[int, int], long_side: 
     return coords
 
 
+def postprocess_masks(low_res_masks, original_size: tuple[int, int], long_side: int = 1024) -> torch.Tensor:
+    """SAM's ``Sam.postprocess_masks`` without a model: low-res logits ``(B, M, 4G, 4G)`` (tensor or
+    array) → logits ``(B, M, H, W)`` at ``original_size``. Bilinear to ``long_side``², crop to the
+    ResizeLongestSide size, bilinear to the original size (what the browser's mask-upsample.ts does)."""
+    import torch.nn.functional as F
+
+    masks = torch.as_tensor(low_res_masks, dtype=torch.float32)
+    masks = F.interpolate(masks, (long_side, long_side), mode="bilinear", align_corners=False)
+    h, w = preprocess_shape(*original_size, long_side=long_side)
+    return F.interpolate(masks[..., :h, :w], tuple(original_size), mode="bilinear", align_corners=False)
+
+
 def load_rgb(path_or_file) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB (greyscale replicated, alpha dropped)."""
     with Image.open(path_or_file) as img:

@@ -27,6 +27,9 @@ export const DECODER_INPUTS = [
   'orig_im_size',
 ] as const;
 
+/** The browser decoder (no post-processing in the graph): every input but orig_im_size. */
+export const LOW_RES_DECODER_INPUTS = DECODER_INPUTS.filter((name) => name !== 'orig_im_size');
+
 export type ToWorker =
   | { type: 'init'; requestId: number; modelUrl: string; wasmPaths: string; numThreads?: number }
   | { type: 'embedding'; requestId: number; key: string; data: Float32Array; dims: number[] }
@@ -48,6 +51,8 @@ export interface DecodeOutput {
   lowResDims: number[];
   /** Milliseconds spent in session.run. */
   runMs: number;
+  /** Milliseconds for session.run plus upsampling the masks to the original size. */
+  totalMs?: number;
 }
 
 export type FromWorker =

@@ -4,8 +4,10 @@
  * the current image embedding. Messages are handled one at a time, in order.
  */
 import * as ort from 'onnxruntime-web/wasm';
+import { upsampleMasks } from './mask-upsample';
 import {
   DECODER_INPUTS,
+  LOW_RES_DECODER_INPUTS,
   chooseNumThreads,
   type DecodeOutput,
   type FromWorker,
@@ -46,7 +48,10 @@ async function init(modelUrl: string, wasmPaths: string, numThreads?: number): P
     executionProviders: ['wasm'],
     graphOptimizationLevel: 'all',
   });
-  const missing = DECODER_INPUTS.filter((name) => !created.inputNames.includes(name));
+  // the browser decoder stops at the low-res logits (no orig_im_size input, no masks output)
+  const lowResOnly = !created.outputNames.includes('masks');
+  const required: readonly string[] = lowResOnly ? LOW_RES_DECODER_INPUTS : DECODER_INPUTS;
+  const missing = required.filter((name) => !created.inputNames.includes(name));
   if (missing.length) {
     await created.release();
     throw new Error(`The decoder model lacks the inputs ${missing.join(', ')} (has ${created.inputNames.join(', ')})`);
@@ -56,9 +61,33 @@ async function init(modelUrl: string, wasmPaths: string, numThreads?: number): P
     inputNames: [...created.inputNames],
     outputNames: [...created.outputNames],
   };
+  await warmUp(created);
   sessions.set(modelUrl, { session: created, info });
   current = modelUrl;
   return info;
+}
+
+/**
+ * One run on zeros right after loading: onnxruntime-web's first run of a session allocates and
+ * plans (several times a normal run), which would otherwise land on the user's first click.
+ */
+async function warmUp(session: ort.InferenceSession): Promise<void> {
+  const feeds: Record<string, ort.Tensor> = {
+    image_embeddings: new ort.Tensor('float32', new Float32Array(256 * 64 * 64), [1, 256, 64, 64]),
+    point_coords: new ort.Tensor('float32', new Float32Array([512, 512, 0, 0]), [1, 2, 2]),
+    point_labels: new ort.Tensor('float32', new Float32Array([1, -1]), [1, 2]),
+    mask_input: new ort.Tensor('float32', new Float32Array(256 * 256), [1, 1, 256, 256]),
+    has_mask_input: new ort.Tensor('float32', new Float32Array([0]), [1]),
+    orig_im_size: new ort.Tensor('float32', new Float32Array([1024, 1024]), [2]),
+  };
+  try {
+    const inputs = Object.fromEntries(Object.entries(feeds).filter(([name]) => session.inputNames.includes(name)));
+    const results = await session.run(inputs);
+    for (const t of Object.values(results)) t.dispose();
+  } catch (err) {
+    // a model with another embedding size: no warm-up, the first click pays for it
+    console.warn(`decoder warm-up skipped: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function ownBuffer(a: Float32Array): Float32Array {
@@ -79,21 +108,37 @@ async function run(key: string, feeds: Extract<ToWorker, { type: 'run' }>['feeds
   if (!session) throw new Error('decoder model not loaded');
   if (!embedding || embedding.key !== key) throw new Error('image embedding not loaded in the decoder');
   const inputs: Record<string, ort.Tensor> = { image_embeddings: embedding.tensor };
-  for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', t.data, t.dims);
+  for (const [name, t] of Object.entries(feeds)) {
+    if (session.inputNames.includes(name)) inputs[name] = new ort.Tensor('float32', t.data, t.dims);
+  }
   const t0 = performance.now();
   const results = await session.run(inputs);
   const runMs = performance.now() - t0;
   const names = session.outputNames;
-  const masks = output(results, 'masks', 0, names);
-  const iou = output(results, 'iou_predictions', 1, names);
-  const lowRes = output(results, 'low_res_masks', 2, names);
+  const lowResOnly = !names.includes('masks');
+  const iou = lowResOnly ? output(results, 'iou_predictions', 0, names) : output(results, 'iou_predictions', 1, names);
+  const lowRes = lowResOnly ? output(results, 'low_res_masks', 1, names) : output(results, 'low_res_masks', 2, names);
+  let masks: Float32Array;
+  let maskDims: number[];
+  if (lowResOnly) {
+    // SAM's post-processing to the original size, done here for every candidate (a few ms)
+    const [origH, origW] = [Math.round(feeds.orig_im_size.data[0]), Math.round(feeds.orig_im_size.data[1])];
+    const [, count, lowH, lowW] = lowRes.dims;
+    masks = upsampleMasks(lowRes.data as Float32Array, count, lowH, lowW, origH, origW);
+    maskDims = [1, count, origH, origW];
+  } else {
+    const m = output(results, 'masks', 0, names);
+    masks = ownBuffer(m.data as Float32Array);
+    maskDims = [...m.dims];
+  }
   const out: DecodeOutput = {
-    masks: ownBuffer(masks.data as Float32Array),
-    maskDims: [...masks.dims],
+    masks,
+    maskDims,
     iou: ownBuffer(iou.data as Float32Array),
     lowRes: ownBuffer(lowRes.data as Float32Array),
     lowResDims: [...lowRes.dims],
     runMs,
+    totalMs: performance.now() - t0,
   };
   for (const t of Object.values(results)) t.dispose();
   return out;

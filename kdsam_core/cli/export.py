@@ -47,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
             path = export_decoder_onnx(model, out / name, multimask=variant == "multimask")
             written[f"decoder_{variant}"] = str(path)
             if args.quantize:
-                qpath = quantize_dynamic_onnx(path, out / name.replace(".onnx", "_int8.onnx"))
+                # dynamic int8 quantises weight × activation MatMuls: the reference graph order has them
+                reference = export_decoder_onnx(model, out / name.replace(".onnx", "_reference.onnx"),
+                                                multimask=variant == "multimask", reassociate=False)
+                qpath = quantize_dynamic_onnx(reference, out / name.replace(".onnx", "_int8.onnx"))
+                reference.unlink()
                 written[f"decoder_{variant}_int8"] = str(qpath)
     if args.encoder:
         if not isinstance(model.image_encoder, StudentEncoder):

@@ -18,9 +18,13 @@ from segment_anything.modeling import Sam
 from segment_anything.utils.onnx import SamOnnxModel
 
 from kdsam_core.export.onnx_file import write_onnx
+from kdsam_core.export.fast_decoder import fast_decoder
 
 INPUT_NAMES = ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"]
 OUTPUT_NAMES = ["masks", "iou_predictions", "low_res_masks"]
+# the browser variant: no post-processing in the graph (the client upsamples, see LowResDecoderOnnxModel)
+LOW_RES_INPUT_NAMES = INPUT_NAMES[:5]
+LOW_RES_OUTPUT_NAMES = ["iou_predictions", "low_res_masks"]
 
 
 def _source_indices(in_size: torch.Tensor, out_size: torch.Tensor):
@@ -72,6 +76,31 @@ class DecoderOnnxModel(SamOnnxModel):
         return resize_bilinear_dynamic(masks, prepadded[0], prepadded[1], out[0], out[1])
 
 
+class LowResDecoderOnnxModel(DecoderOnnxModel):
+    """The decoder without its post-processing: for clients that upsample the mask themselves.
+
+    Inputs: the official ones except ``orig_im_size``. Outputs: ``iou_predictions`` (1, M) and
+    ``low_res_masks`` (1, M, 4G, 4G) logits. The mask at the original size is
+    ``mask_postprocessing(low_res_masks, orig_im_size)`` — bilinear to ``img_size``², crop to the
+    resized image, bilinear to the original size — which the browser computes for the masks it
+    shows (frontend/src/mask-upsample.ts) instead of the graph computing it for every candidate:
+    that step was about a quarter of the decoder's run time in onnxruntime.
+    """
+
+    def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input):  # noqa: D102
+        sparse_embedding = self._embed_points(point_coords, point_labels)
+        dense_embedding = self._embed_masks(mask_input, has_mask_input)
+        masks, scores = self.model.mask_decoder.predict_masks(
+            image_embeddings=image_embeddings,
+            image_pe=self.model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse_embedding,
+            dense_prompt_embeddings=dense_embedding,
+        )
+        if self.return_single_mask:
+            masks, scores = self.select_masks(masks, scores, point_coords.shape[1])
+        return scores, masks
+
+
 def dummy_decoder_inputs(model: Sam, num_points: int = 5) -> dict[str, torch.Tensor]:
     """Example inputs for tracing (the values don't matter: every size is dynamic)."""
     grid = model.prompt_encoder.image_embedding_size
@@ -86,9 +115,34 @@ def dummy_decoder_inputs(model: Sam, num_points: int = 5) -> dict[str, torch.Ten
     }
 
 
-def export_decoder_onnx(model: Sam, path: Path, *, multimask: bool = False, opset: int = 17) -> Path:
-    """Export ``model``'s prompt encoder + mask decoder to ``path`` (ONNX, official contract)."""
-    onnx_model = DecoderOnnxModel(model, return_single_mask=not multimask).eval()
+def export_decoder_onnx(
+    model: Sam,
+    path: Path,
+    *,
+    multimask: bool = False,
+    opset: int = 17,
+    reassociate: bool = True,
+    postprocess: bool = True,
+) -> Path:
+    """Export ``model``'s prompt encoder + mask decoder to ``path`` (ONNX).
+
+    ``postprocess`` (default) gives the official contract (``INPUT_NAMES`` → ``OUTPUT_NAMES``,
+    masks at the original size); ``False`` the browser variant (:class:`LowResDecoderOnnxModel`:
+    ``LOW_RES_INPUT_NAMES`` → ``LOW_RES_OUTPUT_NAMES``). ``reassociate`` (default) computes the
+    transformer's cross-attentions in the cheaper order
+    (:mod:`kdsam_core.export.reassociated_attention`: same outputs up to float rounding, about
+    40 % fewer FLOPs); ``False`` exports SAM's reference graph.
+    """
+    if reassociate:
+        model = fast_decoder(model)
     inputs = dummy_decoder_inputs(model)
+    if not postprocess:
+        low_res = LowResDecoderOnnxModel(model, return_single_mask=not multimask).eval()
+        del inputs["orig_im_size"]
+        return write_onnx(low_res, list(inputs.values()), path, input_names=LOW_RES_INPUT_NAMES,
+                          output_names=LOW_RES_OUTPUT_NAMES,
+                          dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+                          opset=opset)
+    onnx_model = DecoderOnnxModel(model, return_single_mask=not multimask).eval()
     return write_onnx(onnx_model, list(inputs.values()), path, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
                       dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}, opset=opset)

@@ -19,7 +19,7 @@ from PIL import Image as PILImage
 
 from kdsam_core.embedding_codec import decode_embedding
 from kdsam_core.masks_io import rle_decode
-from kdsam_core.transforms import apply_coords
+from kdsam_core.transforms import apply_coords, postprocess_masks
 from tests.conftest import LANDSCAPE_JPEG
 from tests.e2e.conftest import log_in
 
@@ -71,13 +71,14 @@ class Reference:
         else:
             coords = np.concatenate([apply_coords(np.array(points, np.float64).reshape(-1, 2), self.size), [[0.0, 0.0]]])
             labels += [-1]
-        masks, ious, low = self.session.run(None, {
+        # the browser decoder stops at the low-res logits; SAM's post-processing gives the masks
+        ious, low = self.session.run(["iou_predictions", "low_res_masks"], {
             "image_embeddings": self.embedding, "point_coords": coords[None].astype(np.float32),
             "point_labels": np.array([labels], np.float32),
             "mask_input": (low_res if low_res is not None else np.zeros((256, 256), np.float32))[None, None].astype(np.float32),
             "has_mask_input": np.array([0.0 if low_res is None else 1.0], np.float32),
-            "orig_im_size": np.array(self.size, np.float32),
         })
+        masks = postprocess_masks(low, self.size).numpy()
         # SAM's rule (mask-select.ts): one click or one box -> best of candidates 1-3, else output 0
         chosen = 1 + int(np.argmax(ious[0, 1:])) if len(labels) <= 2 else 0
         return masks[0] > 0.0, ious[0], low[0], chosen

@@ -1,10 +1,15 @@
 """The decoder the browser runs: the image's model version exported with all SAM mask candidates.
 
-Same inputs as the registry's ``decoder.onnx`` (the official contract), but ``masks`` is
-``[1, 4, H, W]`` and ``iou_predictions`` ``[1, 4]``: index 0 is SAM's single-mask output (what the
-official single-mask export returns when there are several prompts), 1–3 the multimask candidates
-(from which the single-mask export picks the highest predicted IoU for one click or one box).
-The UI shows 1–3 with their IoU after the first prompt and lets the user pick.
+The registry's ``decoder.onnx`` inputs without ``orig_im_size``; outputs ``iou_predictions``
+``[1, 4]`` and ``low_res_masks`` ``[1, 4, 256, 256]`` (logits): index 0 is SAM's single-mask output
+(what the official single-mask export returns when there are several prompts), 1–3 the multimask
+candidates (from which the single-mask export picks the highest predicted IoU for one click or one
+box). The UI shows 1–3 with their IoU after the first prompt and lets the user pick.
+
+The graph is the fast export (:mod:`kdsam_core.export.fast_decoder`) and leaves SAM's
+post-processing to the original size to the browser (frontend/src/mask-upsample.ts), which does it
+in a few milliseconds for the masks it needs: about half the per-prompt time of the official
+graph (BENCHMARKS.md, decoder tables).
 
 Exported once per model version (a few seconds) by the worker after an embedding, or on first
 request, and kept under ``MEDIA_ROOT/browser-decoders/``.
@@ -29,7 +34,7 @@ _lock = threading.Lock()
 
 def decoder_path(version: ModelVersion) -> Path:
     tag = (version.checkpoint_sha256 or "none")[:16]
-    return Path(settings.MEDIA_ROOT) / "browser-decoders" / f"{version.pk}-{tag}" / "decoder-multimask.onnx"
+    return Path(settings.MEDIA_ROOT) / "browser-decoders" / f"{version.pk}-{tag}" / "decoder-multimask-lowres.onnx"
 
 
 def ensure_browser_decoder(version: ModelVersion, model=None) -> Path:
@@ -43,7 +48,7 @@ def ensure_browser_decoder(version: ModelVersion, model=None) -> Path:
         model = model if model is not None else registry_services.load_model(version)
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            exported = export_decoder_onnx(model, Path(tmp) / "decoder.onnx", multimask=True)
+            exported = export_decoder_onnx(model, Path(tmp) / "decoder.onnx", multimask=True, postprocess=False)
             os.replace(exported, path)
     return path
 
