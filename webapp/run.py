@@ -37,6 +37,38 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: flo
     return False
 
 
+# -- dataset housekeeping (datasets_gc) ------------------------------------------------------------
+#: How often the web process runs the datasets garbage collection after the one at startup.
+DATASETS_GC_INTERVAL_S = 6 * 3600
+
+
+def _run_datasets_gc() -> None:
+    """One ``datasets_gc`` pass (stale upload sessions, staged archives, unreferenced objects); never raises."""
+    from django.db import close_old_connections
+
+    from webapp.datasets.services import collect_garbage
+
+    try:
+        print(f"kdsam: datasets_gc {collect_garbage()}", flush=True)
+    except Exception as error:  # noqa: BLE001 - housekeeping must not stop the server
+        print(f"kdsam: datasets_gc failed: {error.__class__.__name__}: {error}", file=sys.stderr, flush=True)
+    finally:
+        close_old_connections()
+
+
+def _start_datasets_gc(stop) -> None:
+    """Run ``datasets_gc`` now and then every DATASETS_GC_INTERVAL_S in a daemon thread until ``stop`` is set."""
+    import threading
+
+    def loop():
+        _run_datasets_gc()
+        while not stop.wait(DATASETS_GC_INTERVAL_S):
+            _run_datasets_gc()
+
+    threading.Thread(target=loop, name="datasets-gc", daemon=True).start()
+# -- end of dataset housekeeping -------------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("KDSAM_HOST", "127.0.0.1"))
@@ -74,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.CELERY_TASK_ALWAYS_EAGER and not args.no_worker:
         requeue_pending_embeddings()
         requeue_pending_datasets()
+    import threading
+
+    gc_stop = threading.Event()
+    _start_datasets_gc(gc_stop)  # at startup, then every DATASETS_GC_INTERVAL_S (docs/api-datasets.md)
 
     processes: list[subprocess.Popen] = []
     python = sys.executable
@@ -123,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                 stopping, exit_code = True, 1
         time.sleep(0.2)
 
+    gc_stop.set()
     for process in processes:
         if process.poll() is None:
             process.terminate()

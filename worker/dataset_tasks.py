@@ -1,17 +1,17 @@
-"""Celery tasks of the datasets domain (validation, import): unpack arguments, call a service."""
+"""Celery tasks of the datasets domain (validation, import of an upload session): unpack arguments, call a service."""
 
 from worker.celery_app import app
 
 
 @app.task(name="worker.dataset_tasks.validate_dataset", queue="cpu", acks_late=True, max_retries=0)
-def validate_dataset(dataset_id: int) -> None:
+def validate_dataset(upload_id: int) -> None:
     from webapp.datasets.services import validate
 
-    validate(dataset_id)
+    validate(upload_id)
 
 
 @app.task(name="worker.dataset_tasks.import_dataset", queue="cpu", acks_late=True, max_retries=0)
-def import_dataset(dataset_id: int) -> None:
+def import_dataset(upload_id: int) -> None:
     from webapp.datasets.services import run_import
 
-    run_import(dataset_id)
+    run_import(upload_id)

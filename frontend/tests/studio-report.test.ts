@@ -48,7 +48,8 @@ describe('progress', () => {
   });
 
   it('knows which states end polling and formats sizes', () => {
-    expect(['awaiting_confirmation', 'ready', 'failed', 'cancelled'].every((s) => isSettled(s as never))).toBe(true);
+    expect(['awaiting_confirmation', 'imported', 'ready', 'failed', 'cancelled'].every((s) => isSettled(s as never))).toBe(true);
+    expect(isSettled('importing')).toBe(false);
     expect(isSettled('validating')).toBe(false);
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GB');

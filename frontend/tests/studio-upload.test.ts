@@ -6,8 +6,8 @@ function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 }
 
-function dataset(received: number, size: number, state = 'uploading') {
-  return { id: 4, upload_url: '/api/datasets/4/upload/', upload_received: received, upload_size: size, state };
+function session(received: number, size: number, state = 'uploading') {
+  return { id: 4, upload_url: '/api/datasets/uploads/4/upload/', upload_received: received, upload_size: size, state };
 }
 
 /** A fake server that keeps the received bytes; `failAt` answers one PUT with a 409 or a network error. */
@@ -16,11 +16,11 @@ function fakeServer(size: number, failAt?: { call: number; kind: 'conflict' | 'n
   let puts = 0;
   const fetch = vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
     const u = String(url);
-    if (u === '/api/datasets/' && init?.method === 'POST') {
+    if (u === '/api/datasets/uploads/' && init?.method === 'POST') {
       expect(JSON.parse(String(init.body))).toMatchObject({ team: 2, name: 'polyps', filename: 'polyps.zip', size });
-      return json(dataset(0, size), 201);
+      return json(session(0, size), 201);
     }
-    if (u.startsWith('/api/datasets/4/upload/?offset=')) {
+    if (u.startsWith('/api/datasets/uploads/4/upload/?offset=')) {
       puts += 1;
       const offset = Number(u.split('=')[1]);
       expect(new Headers(init?.headers).get('X-CSRFToken')).toBe('t');
@@ -31,9 +31,9 @@ function fakeServer(size: number, failAt?: { call: number; kind: 'conflict' | 'n
       const bytes = new Uint8Array(await (init?.body as Blob).arrayBuffer());
       received.push(...bytes);
       const done = received.length === size;
-      return json(dataset(received.length, size, done ? 'uploaded' : 'uploading'));
+      return json(session(received.length, size, done ? 'validating' : 'uploading'));
     }
-    if (u === '/api/datasets/4/status/') return json(dataset(received.length, size));
+    if (u === '/api/datasets/uploads/4/status/') return json(session(received.length, size));
     throw new Error(`unexpected ${u}`);
   });
   return { fetch, received };
@@ -42,7 +42,7 @@ function fakeServer(size: number, failAt?: { call: number; kind: 'conflict' | 'n
 const content = new Uint8Array(25).map((_, i) => i);
 const blob = new Blob([content]);
 
-describe('chunked dataset upload', () => {
+describe('chunked dataset upload (an upload session, not yet a dataset)', () => {
   it('sends the archive in order, in chunks, reporting the bytes the server has', async () => {
     const server = fakeServer(25);
     const api = new DatasetsApi({ fetch: server.fetch as typeof fetch, cookie: () => 'csrftoken=t' });
@@ -51,7 +51,7 @@ describe('chunked dataset upload', () => {
       chunkBytes: 10,
       onProgress: (sent) => progress.push(sent),
     });
-    expect(result.state).toBe('uploaded');
+    expect(result.state).toBe('validating');
     expect(server.received).toEqual([...content]);
     expect(progress).toEqual([0, 10, 20, 25]);
   });

@@ -74,3 +74,29 @@ def test_upload_report_confirm_and_browse_a_dataset(page, studio, dataset_zip):
     page.wait_for_url(f"**/jobs/new/finetune?*dataset={dataset_id}*", timeout=10_000)
     errors = [m for m in page.console_messages if m.startswith(("error", "pageerror"))]
     assert not errors, (errors, failed)
+
+
+def test_a_failed_upload_shows_its_reason_and_creates_no_dataset(page, studio, tmp_path):
+    from tests.web.test_datasets_support import png as png_bytes
+
+    bad = tmp_path / "e2e-evil.zip"
+    bad.write_bytes(zip_bytes({**generic_files(2), "../../evil.png": png_bytes()}))
+    log_in(page, studio)
+    page.goto(studio.url + "/studio/#/datasets/upload")
+    page.wait_for_selector("body[data-studio-state=ready]", state="attached", timeout=30_000)
+    page.set_input_files("#upload-file", str(bad))
+    page.fill("#upload-name", "e2e evil")
+    page.click("#upload-submit")
+
+    # the upload session's page: failed, with the reason and the report; nothing was imported
+    page.wait_for_selector("#dataset-state[data-state=failed]", timeout=60_000)
+    assert "archive_path_traversal" in page.inner_text("#dataset-error")
+    assert "../../evil.png" in page.inner_text("#problem-list")
+    assert "/datasets/uploads/" in page.url
+
+    # the datasets page lists no dataset, and the failed upload with its reason
+    page.goto(studio.url + "/studio/#/datasets")
+    page.wait_for_selector("#upload-list", timeout=10_000)
+    row = page.locator("#upload-list tr[data-state=failed]").filter(has_text="e2e evil")
+    assert "archive_path_traversal" in row.inner_text()
+    assert page.locator("#dataset-list tr", has_text="e2e evil").count() == 0

@@ -83,17 +83,17 @@ def media_files() -> set[str]:
 
 
 def upload(client: APIClient, team_id: int, content: bytes, filename: str = "ds.zip", *, chunk: int | None = None, **extra):
-    """Create the upload and send the bytes (in chunks of ``chunk``); returns the last response."""
-    response = client.post("/api/datasets/", {"team": team_id, "name": extra.pop("name", "ds"), "filename": filename,
+    """Create the upload session and send the bytes (in chunks of ``chunk``); returns its id and the last response."""
+    response = client.post("/api/datasets/uploads/", {"team": team_id, "name": extra.pop("name", "ds"), "filename": filename,
                                               "size": len(content), **extra}, format="json")
     assert response.status_code == 201, response.content
-    dataset = response.json()
+    session = response.json()
     chunk = chunk or len(content)
     for offset in range(0, len(content), chunk):
-        response = client.put(f"{dataset['upload_url']}?offset={offset}", content[offset:offset + chunk],
+        response = client.put(f"{session['upload_url']}?offset={offset}", content[offset:offset + chunk],
                               content_type="application/octet-stream")
         assert response.status_code == 200, response.content
-    return dataset["id"], response
+    return session["id"], response
 
 
 @pytest.fixture

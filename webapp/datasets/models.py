@@ -1,4 +1,9 @@
-"""Datasets of a team: one uploaded (or server-side) source, validated, then imported as items.
+"""Datasets of a team, and the upload sessions that create them.
+
+A :class:`DatasetUpload` is the bookkeeping of one upload (or server-folder import): transfer, validation
+report, the user's choices, progress, and why it failed. A :class:`Dataset` row exists only once an import
+has succeeded: it, its items and its stored files are created together, so a failed or cancelled upload
+leaves no dataset behind (only its upload session, with the report and the reason).
 
 Files are stored once per content (``media/datasets/objects/<aa>/<sha256><ext>``) and shared by
 every dataset that holds the same bytes; rows only point at them.
@@ -14,30 +19,20 @@ from webapp.accounts.models import Team
 
 class Dataset(models.Model):
     class State(models.TextChoices):
-        UPLOADING = "uploading"  # chunks are arriving
-        UPLOADED = "uploaded"  # the whole archive is here, validation is queued
-        VALIDATING = "validating"
-        AWAITING_CONFIRMATION = "awaiting_confirmation"  # report ready, waiting for the user's choice
-        IMPORTING = "importing"
-        READY = "ready"
-        FAILED = "failed"  # blocking problems or an import error: no items, no files
-        CANCELLED = "cancelled"
+        READY = "ready"  # the only state a dataset row has: it is created by a successful import
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="datasets")
-    state = models.CharField(max_length=24, choices=State.choices, default=State.UPLOADING, db_index=True)
+    state = models.CharField(max_length=24, choices=State.choices, default=State.READY, db_index=True)
     format = models.CharField(max_length=32, blank=True, help_text="Detected (or forced) format key.")
-    requested_format = models.CharField(max_length=32, blank=True, help_text="Format forced at upload ('' = detect).")
     mask_label = models.IntegerField(null=True, blank=True)
     # the source: an uploaded archive (deleted after import) or a server-side folder (kept)
     original_filename = models.CharField(max_length=255, blank=True)
-    upload_path = models.CharField(max_length=500, blank=True, help_text="Archive under the data dir while uploading/validating.")
-    upload_size = models.BigIntegerField(default=0, help_text="Declared archive size in bytes.")
-    upload_received = models.BigIntegerField(default=0)
+    upload_size = models.BigIntegerField(default=0, help_text="Size of the uploaded archive in bytes (0 for server folders).")
     source_path = models.CharField(max_length=1000, blank=True, help_text="Server-side folder (staff imports).")
-    # validation and the user's choice
-    report = models.JSONField(null=True, blank=True)
+    # the user's choice at confirmation
     skip_codes = models.JSONField(default=list, blank=True)
     skip_samples = models.JSONField(default=list, blank=True)
     keep_duplicates = models.BooleanField(default=False)
@@ -45,12 +40,6 @@ class Dataset(models.Model):
     split_seed = models.IntegerField(default=0)
     split_ratios = models.JSONField(default=dict)
     counts = models.JSONField(default=dict, blank=True)
-    # progress of the current stage (polled by the page)
-    progress_stage = models.CharField(max_length=32, blank=True)
-    progress_done = models.BigIntegerField(default=0)
-    progress_total = models.BigIntegerField(default=0)
-    error = models.TextField(blank=True)
-    task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -59,6 +48,59 @@ class Dataset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.state})"
+
+
+class DatasetUpload(models.Model):
+    """One upload session: chunks → validation → report → confirmation → import (→ its dataset)."""
+
+    class State(models.TextChoices):
+        UPLOADING = "uploading"  # chunks are arriving
+        VALIDATING = "validating"  # queued or running on the cpu queue
+        AWAITING_CONFIRMATION = "awaiting_confirmation"  # report ready, waiting for the user's choice
+        IMPORTING = "importing"
+        IMPORTED = "imported"  # the dataset exists (``dataset``)
+        FAILED = "failed"  # blocking problems or an import error: no dataset, no files
+        CANCELLED = "cancelled"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="dataset_uploads")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="dataset_uploads")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    state = models.CharField(max_length=24, choices=State.choices, default=State.UPLOADING, db_index=True)
+    # options given at the start
+    requested_format = models.CharField(max_length=32, blank=True, help_text="Format forced at upload ('' = detect).")
+    mask_label = models.IntegerField(null=True, blank=True)
+    # the source: an archive staged under the data dir (deleted once settled) or a server-side folder (kept)
+    original_filename = models.CharField(max_length=255, blank=True)
+    upload_path = models.CharField(max_length=500, blank=True, help_text="Staged archive under the data dir ('' once removed).")
+    upload_size = models.BigIntegerField(default=0, help_text="Declared archive size in bytes.")
+    upload_received = models.BigIntegerField(default=0)
+    source_path = models.CharField(max_length=1000, blank=True, help_text="Server-side folder or archive (staff imports).")
+    # validation and the user's choice
+    format = models.CharField(max_length=32, blank=True, help_text="Detected (or forced) format key.")
+    report = models.JSONField(null=True, blank=True)
+    skip_codes = models.JSONField(default=list, blank=True)
+    skip_samples = models.JSONField(default=list, blank=True)
+    keep_duplicates = models.BooleanField(default=False)
+    split_seed = models.IntegerField(default=0)
+    split_ratios = models.JSONField(default=dict)
+    # progress of the current stage (polled by the page)
+    progress_stage = models.CharField(max_length=32, blank=True)
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the upload failed or was cancelled.")
+    task_id = models.CharField(max_length=64, blank=True)
+    dataset = models.OneToOneField(Dataset, on_delete=models.SET_NULL, null=True, blank=True, related_name="upload",
+                                   help_text="The dataset the import created.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"upload {self.pk}: {self.name} ({self.state})"
 
 
 class DatasetItem(models.Model):

@@ -1,4 +1,4 @@
-"""Reads of datasets: visibility by team membership, items, and what training consumes."""
+"""Reads of datasets and upload sessions: visibility by team membership, items, and what training consumes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import NamedTuple
 from django.db.models import QuerySet
 
 from webapp.datasets import storage
-from webapp.datasets.models import Dataset, DatasetItem
+from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
 
 
 class DatasetSample(NamedTuple):
@@ -23,14 +23,29 @@ class DatasetSample(NamedTuple):
 def datasets_of(user) -> QuerySet[Dataset]:
     """Datasets of every team the user is a member of (any role), newest first.
 
-    The report (possibly megabytes for large datasets) is loaded only when accessed.
+    The upload session's report (possibly megabytes for large datasets) is not loaded.
     """
-    return (Dataset.objects.filter(team__memberships__user=user).select_related("team", "created_by")
-            .defer("report").distinct())
+    return (Dataset.objects.filter(team__memberships__user=user).select_related("team", "created_by", "upload")
+            .defer("upload__report").distinct())
 
 
 def dataset_of(user, dataset_id: int) -> Dataset | None:
     return datasets_of(user).filter(pk=dataset_id).first()
+
+
+def uploads_of(user) -> QuerySet[DatasetUpload]:
+    """Upload sessions of every team the user is a member of (any role), newest first (report deferred)."""
+    return (DatasetUpload.objects.filter(team__memberships__user=user).select_related("team", "created_by")
+            .defer("report").distinct())
+
+
+def upload_of(user, upload_id: int) -> DatasetUpload | None:
+    return uploads_of(user).filter(pk=upload_id).first()
+
+
+def report_of(dataset: Dataset) -> dict | None:
+    """The validation report the dataset was imported from (``None`` when its upload session was deleted)."""
+    return DatasetUpload.objects.filter(dataset=dataset).values_list("report", flat=True).first()
 
 
 def items_of(dataset: Dataset, *, split: str | None = None, class_label: str | None = None) -> QuerySet[DatasetItem]:
@@ -47,7 +62,7 @@ def item_of(dataset: Dataset, item_pk: int) -> DatasetItem | None:
 
 
 def dataset_samples(dataset: Dataset, split: str | None = None, *, labelled_only: bool = False) -> list[DatasetSample]:
-    """The items of a ready dataset (optionally one split) as absolute file paths, sorted by item id.
+    """The items of a dataset (optionally one split) as absolute file paths, sorted by item id.
 
     ``mask_path`` is ``None`` for unlabelled images; masks are single-channel PNGs, 0 / 255.
     Raises ``ValueError`` when the dataset is not ready or ``split`` is unknown.

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from kdsam_core.datasets import FORMAT_KEYS, PROBLEM_CODES
 from webapp.datasets import conf
-from webapp.datasets.models import Dataset, DatasetItem
+from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
 
 
 class RatiosSerializer(serializers.Serializer):
@@ -38,31 +38,34 @@ class DatasetCountsSerializer(serializers.Serializer):
     split_classes = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
 
 
+def _staff_only_source(serializer, data: dict) -> dict:
+    request = serializer.context.get("request")
+    if not (request and getattr(request.user, "is_staff", False)):
+        data["source_path"] = ""
+    return data
+
+
 class DatasetSerializer(serializers.ModelSerializer):
+    """A dataset: it exists only once its import succeeded (``state`` is always ``ready``)."""
+
     team_name = serializers.CharField(source="team.name", read_only=True)
     created_by = serializers.SerializerMethodField()
-    progress = ProgressSerializer(source="*")
     split_ratios = RatiosSerializer()
     counts = serializers.SerializerMethodField()
+    upload = serializers.SerializerMethodField(help_text="The upload session that created it (null once that record is deleted).")
     report_url = serializers.SerializerMethodField()
     items_url = serializers.SerializerMethodField()
-    upload_url = serializers.SerializerMethodField()
     skip_codes = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = Dataset
-        fields = ["id", "team", "team_name", "name", "state", "format", "original_filename", "upload_size",
-                  "upload_received", "source_path", "created_by", "created_at", "updated_at", "error", "progress",
-                  "split_seed", "split_ratios", "counts", "skip_codes", "keep_duplicates", "report_url", "items_url",
-                  "upload_url"]
+        fields = ["id", "team", "team_name", "name", "description", "state", "format", "original_filename", "upload_size",
+                  "source_path", "created_by", "created_at", "updated_at", "split_seed", "split_ratios", "counts",
+                  "skip_codes", "keep_duplicates", "upload", "report_url", "items_url"]
         read_only_fields = fields
 
     def to_representation(self, instance):
-        data = super().to_representation(instance)
-        request = self.context.get("request")
-        if not (request and getattr(request.user, "is_staff", False)):
-            data["source_path"] = ""
-        return data
+        return _staff_only_source(self, super().to_representation(instance))
 
     @extend_schema_field(DatasetCountsSerializer(allow_null=True))
     def get_counts(self, obj):
@@ -71,14 +74,53 @@ class DatasetSerializer(serializers.ModelSerializer):
     def get_created_by(self, obj) -> str:
         return obj.created_by.username if obj.created_by else ""
 
+    def get_upload(self, obj) -> int | None:
+        try:
+            return obj.upload.pk
+        except DatasetUpload.DoesNotExist:
+            return None
+
     def get_report_url(self, obj) -> str:
         return reverse("api-dataset-report", args=[obj.pk])
 
     def get_items_url(self, obj) -> str:
         return reverse("api-dataset-items", args=[obj.pk])
 
+
+class DatasetUploadSerializer(serializers.ModelSerializer):
+    """An upload session: transfer, validation, report, confirmation, import. ``dataset`` is set once imported."""
+
+    team_name = serializers.CharField(source="team.name", read_only=True)
+    created_by = serializers.SerializerMethodField()
+    progress = ProgressSerializer(source="*")
+    split_ratios = RatiosSerializer()
+    skip_codes = serializers.ListField(child=serializers.CharField(), read_only=True)
+    upload_url = serializers.SerializerMethodField()
+    report_url = serializers.SerializerMethodField()
+    dataset_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DatasetUpload
+        fields = ["id", "team", "team_name", "name", "description", "state", "format", "original_filename", "upload_size",
+                  "upload_received", "source_path", "created_by", "created_at", "updated_at", "finished_at", "error",
+                  "progress", "split_seed", "split_ratios", "skip_codes", "keep_duplicates", "dataset", "upload_url",
+                  "report_url", "dataset_url"]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        return _staff_only_source(self, super().to_representation(instance))
+
+    def get_created_by(self, obj) -> str:
+        return obj.created_by.username if obj.created_by else ""
+
     def get_upload_url(self, obj) -> str:
-        return reverse("api-dataset-upload", args=[obj.pk])
+        return reverse("api-dataset-upload-chunk", args=[obj.pk])
+
+    def get_report_url(self, obj) -> str:
+        return reverse("api-dataset-upload-report", args=[obj.pk])
+
+    def get_dataset_url(self, obj) -> str | None:
+        return reverse("api-dataset", args=[obj.dataset_id]) if obj.dataset_id else None
 
 
 class DatasetCreateSerializer(serializers.Serializer):
@@ -86,6 +128,7 @@ class DatasetCreateSerializer(serializers.Serializer):
 
     team = serializers.IntegerField()
     name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+    description = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
     filename = serializers.CharField(max_length=255)
     size = serializers.IntegerField(min_value=1)
     format = serializers.ChoiceField(choices=[""] + list(FORMAT_KEYS), required=False, default="")
@@ -99,6 +142,7 @@ class FolderImportSerializer(serializers.Serializer):
 
     team = serializers.IntegerField()
     name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+    description = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
     path = serializers.CharField(max_length=1000)
     format = serializers.ChoiceField(choices=[""] + list(FORMAT_KEYS), required=False, default="")
     mask_label = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=65535)
@@ -166,7 +210,9 @@ class SkipChoiceSerializer(serializers.Serializer):
 
 
 class DatasetReportSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    """The validation report of an upload session (or of the upload a dataset was imported from)."""
+
+    id = serializers.IntegerField(help_text="The upload session's id (the dataset's for /api/datasets/{id}/report/).")
     state = serializers.CharField()
     error = serializers.CharField()
     report = ValidationReportSerializer(allow_null=True)

@@ -1,4 +1,4 @@
-"""Thin API views of datasets: parse, check the team role, call a service or selector, serialise."""
+"""Thin API views of datasets and their upload sessions: parse, check the team role, call a service or selector, serialise."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from webapp.accounts.permissions import require_role
 from webapp.accounts.selectors import TRAINING_ROLES
 from webapp.datasets import conf, selectors, services, storage
-from webapp.datasets.models import Dataset, DatasetItem
+from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
 from webapp.datasets.serializers import (
     ConfirmSerializer,
     DatasetCreateSerializer,
@@ -23,6 +23,7 @@ from webapp.datasets.serializers import (
     DatasetItemSerializer,
     DatasetReportSerializer,
     DatasetSerializer,
+    DatasetUploadSerializer,
     FolderImportSerializer,
 )
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
@@ -59,8 +60,40 @@ def _dataset_or_404(request, dataset_id: int, *, write: bool = False) -> Dataset
     return dataset
 
 
+def _upload_or_404(request, upload_id: int, *, write: bool = False) -> DatasetUpload:
+    upload = selectors.upload_of(request.user, upload_id)
+    if upload is None:
+        raise Http404("no such upload")
+    if write:
+        require_role(request.user, upload.team_id, TRAINING_ROLES)
+    return upload
+
+
 def _ratios(value):
     return dict(value) if value else None
+
+
+def _upload_response(request, upload: DatasetUpload, code: int = status.HTTP_200_OK) -> Response:
+    return Response(DatasetUploadSerializer(upload, context={"request": request}).data, status=code)
+
+
+def _create_upload(request) -> Response:
+    serializer = DatasetCreateSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    require_role(request.user, data["team"], TRAINING_ROLES)
+    try:
+        upload = services.create_upload(
+            request.user, data["team"], name=data["name"], description=data["description"], filename=data["filename"],
+            size=data["size"], format=data["format"], mask_label=data["mask_label"], seed=data["seed"],
+            ratios=_ratios(data["ratios"]),
+        )
+    except services.DatasetRejected as error:
+        raise _rejected(error) from error
+    return _upload_response(request, upload, status.HTTP_201_CREATED)
+
+
+_CREATE = dict(request=DatasetCreateSerializer, responses={201: DatasetUploadSerializer, **ERRORS, 507: ApiErrorSerializer})
 
 
 class DatasetListView(APIView):
@@ -76,27 +109,39 @@ class DatasetListView(APIView):
             datasets = datasets.filter(state=state)
         return Response(DatasetSerializer(datasets, many=True, context={"request": request}).data)
 
-    @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer, **ERRORS, 507: ApiErrorSerializer},
-                   operation_id="datasets_create_upload")
+    @extend_schema(**_CREATE, operation_id="datasets_create_upload_legacy", deprecated=True,
+                   description="Kept for older clients: the same as POST /api/datasets/uploads/ (answers the upload session).")
     def post(self, request):
-        serializer = DatasetCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        require_role(request.user, data["team"], TRAINING_ROLES)
-        try:
-            dataset = services.create_upload(
-                request.user, data["team"], name=data["name"], filename=data["filename"], size=data["size"],
-                format=data["format"], mask_label=data["mask_label"], seed=data["seed"], ratios=_ratios(data["ratios"]),
-            )
-        except services.DatasetRejected as error:
-            raise _rejected(error) from error
-        return Response(DatasetSerializer(dataset, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        return _create_upload(request)
+
+
+class DatasetUploadListView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses=DatasetUploadSerializer(many=True), operation_id="datasets_uploads_list",
+                   parameters=[OpenApiParameter("team", int, required=False), OpenApiParameter("state", str, required=False),
+                               OpenApiParameter("limit", int, required=False, description="At most this many (default 50, ≤ 500).")])
+    def get(self, request):
+        uploads = selectors.uploads_of(request.user)
+        if team := request.query_params.get("team"):
+            uploads = uploads.filter(team_id=int(team)) if team.isdigit() else uploads.none()
+        if state := request.query_params.get("state"):
+            uploads = uploads.filter(state=state)
+        limit = request.query_params.get("limit", "50")
+        limit = min(500, max(1, int(limit))) if limit.isdigit() else 50
+        return Response(DatasetUploadSerializer(uploads[:limit], many=True, context={"request": request}).data)
+
+    @extend_schema(**_CREATE, operation_id="datasets_create_upload",
+                   description="Start an upload session; PUT the archive's bytes to its upload_url.")
+    def post(self, request):
+        return _create_upload(request)
 
 
 class DatasetFolderImportView(APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(request=FolderImportSerializer, responses={201: DatasetSerializer, **ERRORS}, operation_id="datasets_import_folder")
+    @extend_schema(request=FolderImportSerializer, responses={201: DatasetUploadSerializer, **ERRORS},
+                   operation_id="datasets_import_folder")
     def post(self, request):
         if not request.user.is_staff:
             raise ApiError("forbidden", "Only site staff may import datasets from server folders.", status_code=403)
@@ -105,13 +150,14 @@ class DatasetFolderImportView(APIView):
         data = serializer.validated_data
         require_role(request.user, data["team"], TRAINING_ROLES)
         try:
-            dataset = services.create_folder_import(
-                request.user, data["team"], name=data["name"], path=data["path"], format=data["format"],
-                mask_label=data["mask_label"], seed=data["seed"], ratios=_ratios(data["ratios"]),
+            upload = services.create_folder_import(
+                request.user, data["team"], name=data["name"], description=data["description"], path=data["path"],
+                format=data["format"], mask_label=data["mask_label"], seed=data["seed"], ratios=_ratios(data["ratios"]),
             )
         except services.DatasetRejected as error:
             raise _rejected(error) from error
-        return Response(DatasetSerializer(dataset, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        upload.refresh_from_db()
+        return _upload_response(request, upload, status.HTTP_201_CREATED)
 
 
 class DatasetDetailView(APIView):
@@ -128,36 +174,6 @@ class DatasetDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DatasetUploadView(APIView):
-    parser_classes = [RawBodyParser]
-
-    @extend_schema(
-        request={"application/octet-stream": OpenApiTypes.BINARY},
-        parameters=[OpenApiParameter("offset", int, required=True, description="Bytes already received (from the last answer).")],
-        responses={200: DatasetSerializer, **ERRORS, 409: ApiErrorSerializer, 413: ApiErrorSerializer},
-        operation_id="datasets_upload_chunk",
-        description=f"Append the next chunk (at most {conf.MAX_CHUNK_BYTES} bytes) of the archive. "
-                    "The last chunk queues validation.",
-    )
-    def put(self, request, dataset_id: int):
-        dataset = _dataset_or_404(request, dataset_id, write=True)
-        offset = request.query_params.get("offset", "")
-        if not offset.isdigit():
-            raise ApiError("invalid_offset", "Give the query parameter offset (bytes received so far).", field="offset")
-        length = request.META.get("CONTENT_LENGTH")
-        try:
-            dataset = services.receive_chunk(dataset, int(offset), request._request, int(length) if length else None)
-        except services.DatasetRejected as error:
-            raise _rejected(error) from error
-        return Response(DatasetSerializer(dataset, context={"request": request}).data)
-
-
-class DatasetStatusView(APIView):
-    @extend_schema(responses={200: DatasetSerializer, 404: ApiErrorSerializer}, operation_id="datasets_status")
-    def get(self, request, dataset_id: int):
-        return Response(DatasetSerializer(_dataset_or_404(request, dataset_id), context={"request": request}).data)
-
-
 def skip_choices(report: dict | None) -> list[dict]:
     counts = (report or {}).get("problem_counts", {})
     return [
@@ -167,41 +183,97 @@ def skip_choices(report: dict | None) -> list[dict]:
 
 
 class DatasetReportView(APIView):
-    @extend_schema(responses={200: DatasetReportSerializer, 404: ApiErrorSerializer}, operation_id="datasets_report")
+    @extend_schema(responses={200: DatasetReportSerializer, 404: ApiErrorSerializer}, operation_id="datasets_report",
+                   description="The validation report the dataset was imported from.")
     def get(self, request, dataset_id: int):
         dataset = _dataset_or_404(request, dataset_id)
-        return Response({"id": dataset.pk, "state": dataset.state, "error": dataset.error, "report": dataset.report,
-                         "choices": skip_choices(dataset.report)})
+        report = selectors.report_of(dataset)
+        return Response({"id": dataset.pk, "state": dataset.state, "error": "", "report": report,
+                         "choices": skip_choices(report)})
 
 
-class DatasetConfirmView(APIView):
+class DatasetUploadDetailView(APIView):
+    @extend_schema(responses={200: DatasetUploadSerializer, 404: ApiErrorSerializer}, operation_id="datasets_upload_retrieve")
+    def get(self, request, upload_id: int):
+        return _upload_response(request, _upload_or_404(request, upload_id))
+
+    @extend_schema(responses={204: None, **ERRORS, 409: ApiErrorSerializer}, operation_id="datasets_upload_delete",
+                   description="Forget a settled (imported, failed or cancelled) upload session; its dataset stays.")
+    def delete(self, request, upload_id: int):
+        try:
+            services.delete_upload(_upload_or_404(request, upload_id, write=True))
+        except services.DatasetRejected as error:
+            raise _rejected(error) from error
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DatasetUploadChunkView(APIView):
+    parser_classes = [RawBodyParser]
+
+    @extend_schema(
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        parameters=[OpenApiParameter("offset", int, required=True, description="Bytes already received (from the last answer).")],
+        responses={200: DatasetUploadSerializer, **ERRORS, 409: ApiErrorSerializer, 413: ApiErrorSerializer},
+        operation_id="datasets_upload_chunk",
+        description=f"Append the next chunk (at most {conf.MAX_CHUNK_BYTES} bytes) of the archive. "
+                    "The last chunk queues validation.",
+    )
+    def put(self, request, upload_id: int):
+        upload = _upload_or_404(request, upload_id, write=True)
+        offset = request.query_params.get("offset", "")
+        if not offset.isdigit():
+            raise ApiError("invalid_offset", "Give the query parameter offset (bytes received so far).", field="offset")
+        length = request.META.get("CONTENT_LENGTH")
+        try:
+            upload = services.receive_chunk(upload, int(offset), request._request, int(length) if length else None)
+        except services.DatasetRejected as error:
+            raise _rejected(error) from error
+        return _upload_response(request, upload)
+
+
+class DatasetUploadStatusView(APIView):
+    @extend_schema(responses={200: DatasetUploadSerializer, 404: ApiErrorSerializer}, operation_id="datasets_upload_status")
+    def get(self, request, upload_id: int):
+        return _upload_response(request, _upload_or_404(request, upload_id))
+
+
+class DatasetUploadReportView(APIView):
+    @extend_schema(responses={200: DatasetReportSerializer, 404: ApiErrorSerializer}, operation_id="datasets_upload_report")
+    def get(self, request, upload_id: int):
+        upload = _upload_or_404(request, upload_id)
+        return Response({"id": upload.pk, "state": upload.state, "error": upload.error, "report": upload.report,
+                         "choices": skip_choices(upload.report)})
+
+
+class DatasetUploadConfirmView(APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(request=ConfirmSerializer, responses={200: DatasetSerializer, **ERRORS, 409: ApiErrorSerializer},
-                   operation_id="datasets_confirm")
-    def post(self, request, dataset_id: int):
-        dataset = _dataset_or_404(request, dataset_id, write=True)
+    @extend_schema(request=ConfirmSerializer, responses={200: DatasetUploadSerializer, **ERRORS, 409: ApiErrorSerializer},
+                   operation_id="datasets_upload_confirm")
+    def post(self, request, upload_id: int):
+        upload = _upload_or_404(request, upload_id, write=True)
         serializer = ConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            dataset = services.confirm(dataset, skip_codes=data["skip"], skip_samples=data["skip_samples"],
-                                       keep_duplicates=data["keep_duplicates"], seed=data["seed"], ratios=_ratios(data["ratios"]))
+            upload = services.confirm(upload, skip_codes=data["skip"], skip_samples=data["skip_samples"],
+                                      keep_duplicates=data["keep_duplicates"], seed=data["seed"], ratios=_ratios(data["ratios"]))
         except services.DatasetRejected as error:
             raise _rejected(error) from error
-        dataset.refresh_from_db()
-        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+        upload.refresh_from_db()
+        return _upload_response(request, upload)
 
 
-class DatasetCancelView(APIView):
-    @extend_schema(request=None, responses={200: DatasetSerializer, **ERRORS, 409: ApiErrorSerializer}, operation_id="datasets_cancel")
-    def post(self, request, dataset_id: int):
-        dataset = _dataset_or_404(request, dataset_id, write=True)
+class DatasetUploadCancelView(APIView):
+    @extend_schema(request=None, responses={200: DatasetUploadSerializer, **ERRORS, 409: ApiErrorSerializer},
+                   operation_id="datasets_upload_cancel")
+    def post(self, request, upload_id: int):
+        upload = _upload_or_404(request, upload_id, write=True)
         try:
-            dataset = services.cancel(dataset)
+            upload = services.cancel(upload, reason=f"Cancelled by {request.user.get_username()}.")
         except services.DatasetRejected as error:
             raise _rejected(error) from error
-        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+        return _upload_response(request, upload)
 
 
 class DatasetItemsView(APIView):

@@ -1,5 +1,7 @@
 /**
- * Client of the datasets API (docs/api-datasets.md). Errors are the shared ApiRequestError of
+ * Client of the datasets API (docs/api-datasets.md). An upload session (`DatasetUpload`, under
+ * /api/datasets/uploads/) carries the transfer, validation, report, confirmation and import; a
+ * `Dataset` exists only once its import succeeded. Errors are the shared ApiRequestError of
  * ../api.ts (the server's error.message); unsafe methods send X-CSRFToken.
  */
 import { type ApiClientOptions, HttpClient } from '../api';
@@ -9,11 +11,12 @@ import type {
   DatasetCreateRequest,
   DatasetItemPage,
   DatasetReport,
+  DatasetUpload,
   TeamMembership,
 } from '../api-types';
 
-export type { ConfirmRequest, Dataset, DatasetCreateRequest, DatasetItemPage, DatasetReport, TeamMembership };
-export type DatasetState = Dataset['state'];
+export type { ConfirmRequest, Dataset, DatasetCreateRequest, DatasetItemPage, DatasetReport, DatasetUpload, TeamMembership };
+export type UploadState = DatasetUpload['state'];
 export type Split = 'train' | 'val' | 'test';
 
 export type DatasetsApiOptions = ApiClientOptions;
@@ -27,6 +30,7 @@ export class DatasetsApi extends HttpClient {
     return this.json('/api/teams/');
   }
 
+  // -- datasets (imported) ----------------------------------------------------------------------
   list(): Promise<Dataset[]> {
     return this.json('/api/datasets/');
   }
@@ -35,10 +39,7 @@ export class DatasetsApi extends HttpClient {
     return this.json(`/api/datasets/${id}/`);
   }
 
-  status(id: number): Promise<Dataset> {
-    return this.json(`/api/datasets/${id}/status/`);
-  }
-
+  /** The validation report the dataset was imported from. */
   report(id: number): Promise<DatasetReport> {
     return this.json(`/api/datasets/${id}/report/`);
   }
@@ -51,12 +52,21 @@ export class DatasetsApi extends HttpClient {
     return this.json(`/api/datasets/${id}/items/?${q}`);
   }
 
-  createUpload(body: DatasetCreateRequest): Promise<Dataset> {
-    return this.post('/api/datasets/', body);
+  async remove(id: number): Promise<void> {
+    await this.send(`/api/datasets/${id}/`, { method: 'DELETE' });
   }
 
-  /** PUT one chunk at `offset` of the archive to the dataset's upload_url. */
-  putChunk(uploadUrl: string, offset: number, chunk: Blob): Promise<Dataset> {
+  // -- upload sessions --------------------------------------------------------------------------
+  uploads(opts: { limit?: number } = {}): Promise<DatasetUpload[]> {
+    return this.json(`/api/datasets/uploads/?limit=${opts.limit ?? 20}`);
+  }
+
+  createUpload(body: DatasetCreateRequest): Promise<DatasetUpload> {
+    return this.post('/api/datasets/uploads/', body);
+  }
+
+  /** PUT one chunk at `offset` of the archive to the session's upload_url. */
+  putChunk(uploadUrl: string, offset: number, chunk: Blob): Promise<DatasetUpload> {
     return this.json(`${uploadUrl}?offset=${offset}`, {
       method: 'PUT',
       headers: { 'Content-Type': 'application/octet-stream' },
@@ -64,15 +74,23 @@ export class DatasetsApi extends HttpClient {
     });
   }
 
-  confirm(id: number, body: ConfirmRequest): Promise<Dataset> {
-    return this.post(`/api/datasets/${id}/confirm/`, body);
+  uploadStatus(id: number): Promise<DatasetUpload> {
+    return this.json(`/api/datasets/uploads/${id}/status/`);
   }
 
-  cancel(id: number): Promise<Dataset> {
-    return this.post(`/api/datasets/${id}/cancel/`, {});
+  uploadReport(id: number): Promise<DatasetReport> {
+    return this.json(`/api/datasets/uploads/${id}/report/`);
   }
 
-  async remove(id: number): Promise<void> {
-    await this.send(`/api/datasets/${id}/`, { method: 'DELETE' });
+  confirm(uploadId: number, body: ConfirmRequest): Promise<DatasetUpload> {
+    return this.post(`/api/datasets/uploads/${uploadId}/confirm/`, body);
+  }
+
+  cancel(uploadId: number): Promise<DatasetUpload> {
+    return this.post(`/api/datasets/uploads/${uploadId}/cancel/`, {});
+  }
+
+  async removeUpload(uploadId: number): Promise<void> {
+    await this.send(`/api/datasets/uploads/${uploadId}/`, { method: 'DELETE' });
   }
 }

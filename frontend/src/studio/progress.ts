@@ -1,16 +1,16 @@
-/** What the upload and dataset pages show while a dataset is processed, and polling until it settles. */
-import type { Dataset, DatasetState } from './datasets-api';
+/** What the upload pages show while an upload session is processed, and polling until it settles. */
+import type { DatasetUpload, UploadState } from './datasets-api';
 
 export const POLL_INTERVAL_MS = 700;
 
-const SETTLED: DatasetState[] = ['awaiting_confirmation', 'ready', 'failed', 'cancelled'];
+const SETTLED: UploadState[] = ['awaiting_confirmation', 'imported', 'failed', 'cancelled'];
 
-export function isSettled(state: DatasetState): boolean {
-  return SETTLED.includes(state);
+export function isSettled(state: UploadState | 'ready'): boolean {
+  return state === 'ready' || SETTLED.includes(state);
 }
 
 /** 0..1, or null when the current stage has no known total (indeterminate bar). */
-export function stageFraction(dataset: Pick<Dataset, 'state' | 'progress' | 'upload_size' | 'upload_received'>): number | null {
+export function stageFraction(dataset: Pick<DatasetUpload, 'progress' | 'upload_size' | 'upload_received'> & { state: UploadState | 'ready' }): number | null {
   if (dataset.state === 'uploading') {
     return dataset.upload_size > 0 ? dataset.upload_received / dataset.upload_size : null;
   }
@@ -19,12 +19,12 @@ export function stageFraction(dataset: Pick<Dataset, 'state' | 'progress' | 'upl
   return total > 0 ? Math.min(1, done / total) : null;
 }
 
-const STATE_TEXT: Record<DatasetState, string> = {
+const STATE_TEXT: Record<UploadState | 'ready', string> = {
   uploading: 'Uploading',
-  uploaded: 'Waiting for validation',
   validating: 'Validating',
   awaiting_confirmation: 'Validated — waiting for your confirmation',
   importing: 'Importing',
+  imported: 'Imported',
   ready: 'Ready',
   failed: 'Failed',
   cancelled: 'Cancelled',
@@ -37,12 +37,12 @@ const STAGE_TEXT: Record<string, string> = {
   queued: 'queued',
 };
 
-export function stateText(state: DatasetState): string {
+export function stateText(state: UploadState | 'ready'): string {
   return STATE_TEXT[state] ?? state;
 }
 
 /** e.g. "Validating: checking images and masks (120 / 1000)". */
-export function progressText(dataset: Pick<Dataset, 'state' | 'progress'>): string {
+export function progressText(dataset: Pick<DatasetUpload, 'progress'> & { state: UploadState | 'ready' }): string {
   const base = stateText(dataset.state);
   if (isSettled(dataset.state) || dataset.state === 'uploading') return base;
   const stage = STAGE_TEXT[dataset.progress.stage];
@@ -64,10 +64,10 @@ export function formatBytes(n: number): string {
 
 /** Calls `fetch` every `intervalMs` and `onUpdate` with each answer until `isSettled` (or `active()` turns false). */
 export async function pollUntilSettled(
-  fetch: () => Promise<Dataset>,
-  onUpdate: (dataset: Dataset) => void,
+  fetch: () => Promise<DatasetUpload>,
+  onUpdate: (upload: DatasetUpload) => void,
   opts: { intervalMs?: number; active?: () => boolean } = {},
-): Promise<Dataset | null> {
+): Promise<DatasetUpload | null> {
   const active = opts.active ?? (() => true);
   for (;;) {
     const dataset = await fetch();

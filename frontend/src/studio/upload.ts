@@ -1,10 +1,11 @@
 /**
- * Chunked archive upload: POST /api/datasets/ declares the file, then PUT …/upload/?offset=N sends
+ * Chunked archive upload: POST /api/datasets/uploads/ opens an upload session (no dataset exists until
+ * its import succeeds), then PUT …/upload/?offset=N sends
  * it in chunks (so multi-GB archives never sit in memory on either side). A 409 `wrong_offset`
  * resumes from what the server has; network errors are retried a few times.
  */
 import { ApiRequestError } from '../api';
-import type { Dataset, DatasetsApi } from './datasets-api';
+import type { DatasetUpload, DatasetsApi } from './datasets-api';
 
 export const CHUNK_BYTES = 8 * 1024 * 1024;
 const RETRIES = 3;
@@ -12,6 +13,7 @@ const RETRIES = 3;
 export interface UploadMeta {
   team: number;
   name: string;
+  description?: string;
   format?: string;
 }
 
@@ -19,8 +21,8 @@ export interface UploadOptions {
   chunkBytes?: number;
   /** Bytes the server has, after each chunk (and 0 at the start). */
   onProgress?: (sent: number, total: number) => void;
-  /** Called once the dataset exists (before the first byte). */
-  onCreated?: (dataset: Dataset) => void;
+  /** Called once the upload session exists (before the first byte). */
+  onCreated?: (upload: DatasetUpload) => void;
   signal?: AbortSignal;
   /** Pause between retries (ms). */
   retryDelayMs?: number;
@@ -34,11 +36,12 @@ export async function uploadArchive(
   filename: string,
   meta: UploadMeta,
   opts: UploadOptions = {},
-): Promise<Dataset> {
+): Promise<DatasetUpload> {
   const chunkBytes = opts.chunkBytes ?? CHUNK_BYTES;
   let dataset = await api.createUpload({
     team: meta.team,
     name: meta.name,
+    description: meta.description ?? '',
     filename,
     size: file.size,
     format: (meta.format ?? '') as never,
@@ -56,11 +59,11 @@ export async function uploadArchive(
       failures = 0;
     } catch (err) {
       if (err instanceof ApiRequestError && err.code === 'wrong_offset') {
-        dataset = await api.status(dataset.id);
+        dataset = await api.uploadStatus(dataset.id);
         offset = dataset.upload_received;
       } else if (err instanceof ApiRequestError && err.status === 0 && ++failures <= RETRIES) {
         await sleep(opts.retryDelayMs ?? 1000 * failures);
-        dataset = await api.status(dataset.id).catch(() => dataset);
+        dataset = await api.uploadStatus(dataset.id).catch(() => dataset);
         offset = dataset.upload_received;
       } else {
         throw err;

@@ -1,6 +1,10 @@
-/** Datasets section of the studio: list, upload (transfer + validation progress), dataset page. */
+/**
+ * Datasets section of the studio: list (+ recent upload sessions), upload (transfer + validation progress),
+ * upload session page (report, choices, confirm/cancel, import progress, why it failed), dataset page.
+ * A dataset exists only once its import succeeded; everything before is its upload session.
+ */
 import { errorMessage } from '../../api';
-import type { Dataset, DatasetItemPage, DatasetReport, DatasetsApi, Split } from '../datasets-api';
+import type { Dataset, DatasetItemPage, DatasetReport, DatasetUpload, DatasetsApi, Split, UploadState } from '../datasets-api';
 import { h } from '../dom';
 import {
   formatBytes,
@@ -28,10 +32,11 @@ export function registerDatasetRoutes(router: Router, api: DatasetsApi, opts: Da
   router.addNav({ label: 'Datasets', path: '/datasets' });
   router.add({ pattern: '/datasets', render: (ctx) => renderList(ctx, api) });
   router.add({ pattern: '/datasets/upload', render: (ctx) => renderUpload(ctx, api, opts) });
+  router.add({ pattern: '/datasets/uploads/:id', render: (ctx) => renderUploadSession(ctx, api, opts) });
   router.add({ pattern: '/datasets/:id', render: (ctx) => renderDataset(ctx, api, opts) });
 }
 
-function stateBadge(state: Dataset['state'], id?: string): HTMLElement {
+function stateBadge(state: UploadState | Dataset['state'], id?: string): HTMLElement {
   return h('span', { class: `state-badge state-${state}`, 'data-state': state, id }, stateText(state));
 }
 
@@ -52,30 +57,56 @@ async function renderList(ctx: RouteContext, api: DatasetsApi): Promise<void> {
   view.append(
     h('div', { class: 'studio-bar' }, h('h2', {}, 'Datasets'), h('a', { class: 'button', href: '#/datasets/upload', id: 'upload-link' }, 'Upload a dataset')),
   );
-  const datasets = await api.list();
+  const [datasets, uploads] = await Promise.all([api.list(), api.uploads().catch(() => [] as DatasetUpload[])]);
   if (!ctx.isActive()) return;
   if (datasets.length === 0) {
     view.append(h('p', { class: 'muted', id: 'dataset-list-empty' }, 'No datasets yet. Upload one as a .zip or .tar.gz archive, as you downloaded it.'));
-    return;
+  } else {
+    const rows = datasets.map((d) =>
+      h(
+        'tr',
+        { 'data-dataset-id': d.id },
+        h('td', {}, h('a', { href: `#/datasets/${d.id}` }, d.name)),
+        h('td', {}, d.team_name),
+        h('td', {}, d.format || '—'),
+        h('td', { class: 'num' }, d.counts ? d.counts.items : '—'),
+        h('td', { class: 'num' }, d.counts ? `${d.counts.splits.train} / ${d.counts.splits.val} / ${d.counts.splits.test}` : '—'),
+        h('td', {}, new Date(d.created_at).toLocaleString()),
+      ),
+    );
+    view.append(
+      h(
+        'table',
+        { class: 'studio-table', id: 'dataset-list' },
+        h('thead', {}, h('tr', {}, ...['Name', 'Team', 'Format', 'Images', 'Train / val / test', 'Created'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, ...rows),
+      ),
+    );
   }
-  const rows = datasets.map((d) =>
+  if (uploads.length) view.append(uploadsSection(uploads));
+}
+
+/** Recent upload sessions with their state: where a user sees why an upload failed. */
+function uploadsSection(uploads: DatasetUpload[]): HTMLElement {
+  const rows = uploads.map((u) =>
     h(
       'tr',
-      { 'data-dataset-id': d.id },
-      h('td', {}, h('a', { href: `#/datasets/${d.id}` }, d.name)),
-      h('td', {}, d.team_name),
-      h('td', {}, stateBadge(d.state)),
-      h('td', {}, d.format || '—'),
-      h('td', { class: 'num' }, d.counts ? d.counts.items : '—'),
-      h('td', { class: 'num' }, d.counts ? `${d.counts.splits.train} / ${d.counts.splits.val} / ${d.counts.splits.test}` : '—'),
-      h('td', {}, new Date(d.created_at).toLocaleString()),
+      { 'data-upload-id': u.id, 'data-state': u.state },
+      h('td', {}, h('a', { href: `#/datasets/uploads/${u.id}` }, u.name)),
+      h('td', {}, u.team_name),
+      h('td', {}, stateBadge(u.state)),
+      h('td', { class: 'upload-reason' }, u.state === 'imported' && u.dataset ? h('a', { href: `#/datasets/${u.dataset}` }, 'open the dataset') : u.error || progressText(u)),
+      h('td', {}, new Date(u.created_at).toLocaleString()),
     ),
   );
-  view.append(
+  return h(
+    'section',
+    { id: 'upload-sessions' },
+    h('h3', {}, 'Recent uploads'),
     h(
       'table',
-      { class: 'studio-table', id: 'dataset-list' },
-      h('thead', {}, h('tr', {}, ...['Name', 'Team', 'State', 'Format', 'Images', 'Train / val / test', 'Created'].map((t) => h('th', {}, t)))),
+      { class: 'studio-table', id: 'upload-list' },
+      h('thead', {}, h('tr', {}, ...['Name', 'Team', 'State', 'Details', 'Started'].map((t) => h('th', {}, t)))),
       h('tbody', {}, ...rows),
     ),
   );
@@ -96,6 +127,7 @@ async function renderUpload(ctx: RouteContext, api: DatasetsApi, opts: DatasetPa
   }
   const team = h('select', { id: 'upload-team', name: 'team' }, ...teams.map((t) => h('option', { value: t.id }, t.name)));
   const name = h('input', { id: 'upload-name', name: 'name', type: 'text', maxlength: 200, placeholder: 'defaults to the file name' });
+  const description = h('textarea', { id: 'upload-description', name: 'description', rows: 2, maxlength: 5000, placeholder: 'optional' });
   const file = h('input', { id: 'upload-file', name: 'file', type: 'file', accept: ARCHIVE_ACCEPT, required: true });
   const submit = h('button', { id: 'upload-submit', type: 'submit' }, 'Upload and validate');
   const form = h(
@@ -103,6 +135,7 @@ async function renderUpload(ctx: RouteContext, api: DatasetsApi, opts: DatasetPa
     { id: 'dataset-upload-form', class: 'studio-form' },
     h('label', {}, 'Team ', team),
     h('label', {}, 'Name ', name),
+    h('label', {}, 'Description ', description),
     h('label', {}, 'Archive ', file),
     submit,
   );
@@ -126,7 +159,7 @@ async function renderUpload(ctx: RouteContext, api: DatasetsApi, opts: DatasetPa
     progressBox.hidden = false;
     void (async () => {
       try {
-        const dataset = await uploadArchive(api, chosen, chosen.name, { team: Number(team.value), name: name.value || chosen.name.replace(/\.(zip|tar(\.(gz|bz2|xz))?|tgz)$/i, '') }, {
+        const dataset = await uploadArchive(api, chosen, chosen.name, { team: Number(team.value), name: name.value || chosen.name.replace(/\.(zip|tar(\.(gz|bz2|xz))?|tgz)$/i, ''), description: description.value }, {
           onProgress: (sent, total) => {
             setProgress(transferBar, total ? sent / total : 1);
             transferText.textContent = `${formatBytes(sent)} of ${formatBytes(total)}`;
@@ -134,14 +167,14 @@ async function renderUpload(ctx: RouteContext, api: DatasetsApi, opts: DatasetPa
         });
         validationText.textContent = progressText(dataset);
         const settled = await pollUntilSettled(
-          () => api.status(dataset.id),
+          () => api.uploadStatus(dataset.id),
           (d) => {
-            setProgress(validationBar, d.state === 'uploaded' ? null : stageFraction(d));
+            setProgress(validationBar, d.state === 'uploading' ? 0 : stageFraction(d));
             validationText.textContent = progressText(d);
           },
           { active: ctx.isActive },
         );
-        if (settled && ctx.isActive()) ctx.navigate(`/datasets/${settled.id}`);
+        if (settled && ctx.isActive()) ctx.navigate(`/datasets/uploads/${settled.id}`);
       } catch (err) {
         submit.disabled = false;
         opts.showError(errorMessage(err));
@@ -150,77 +183,116 @@ async function renderUpload(ctx: RouteContext, api: DatasetsApi, opts: DatasetPa
   });
 }
 
-// -- one dataset -----------------------------------------------------------------------------------
-async function renderDataset(ctx: RouteContext, api: DatasetsApi, opts: DatasetPagesOptions): Promise<() => void> {
+// -- one upload session ----------------------------------------------------------------------------
+async function renderUploadSession(ctx: RouteContext, api: DatasetsApi, opts: DatasetPagesOptions): Promise<() => void> {
   const id = Number(ctx.params.id);
   let stopped = false;
   const active = () => !stopped && ctx.isActive();
 
-  const draw = async (dataset: Dataset): Promise<void> => {
+  const draw = async (upload: DatasetUpload): Promise<void> => {
+    if (upload.state === 'imported' && upload.dataset) {
+      ctx.navigate(`/datasets/${upload.dataset}`);
+      return;
+    }
     const { view } = ctx;
     view.replaceChildren();
     view.append(
       h(
         'div',
         { class: 'studio-bar' },
-        h('h2', { id: 'dataset-name' }, dataset.name),
-        stateBadge(dataset.state, 'dataset-state'),
-        h('span', { class: 'muted' }, `${dataset.team_name} · ${dataset.original_filename}${dataset.format ? ` · ${dataset.format}` : ''}`),
+        h('h2', { id: 'dataset-name' }, upload.name),
+        stateBadge(upload.state, 'dataset-state'),
+        h('span', { class: 'muted' }, `${upload.team_name} · ${upload.original_filename}${upload.format ? ` · ${upload.format}` : ''}`),
       ),
     );
-    if (!isSettled(dataset.state)) {
-      const bar = progressBar('dataset-progress', stageFraction(dataset));
-      const text = h('span', { id: 'dataset-progress-text', class: 'muted' }, progressText(dataset));
+    if (upload.state !== 'awaiting_confirmation' && !isSettled(upload.state)) {
+      const bar = progressBar('dataset-progress', stageFraction(upload));
+      const text = h('span', { id: 'dataset-progress-text', class: 'muted' }, progressText(upload));
       view.append(
         h('section', { class: 'progress-box' }, h('div', { class: 'progress-row' }, bar, text)),
         h('button', { id: 'cancel-dataset', type: 'button', onclick: () => void act(() => api.cancel(id)) }, 'Cancel'),
       );
       const settled = await pollUntilSettled(
-        () => api.status(id),
+        () => api.uploadStatus(id),
         (d) => {
           setProgress(bar, stageFraction(d));
           text.textContent = progressText(d);
         },
         { active },
       );
-      if (settled && active()) await draw(await api.get(id));
+      if (settled && active()) await draw(settled);
       return;
     }
-    if (dataset.state === 'failed' || dataset.state === 'cancelled') {
-      if (dataset.error) view.append(h('p', { class: 'error-message', id: 'dataset-error' }, dataset.error));
+    if ((upload.state === 'failed' || upload.state === 'cancelled') && upload.error) {
+      view.append(h('p', { class: 'error-message', id: 'dataset-error' }, upload.error));
     }
-    if (dataset.state === 'ready') {
-      view.append(trainingLinks(dataset));
-      view.append(countsSection(dataset));
-      view.append(await gridSection(api, dataset, active));
+    if (upload.state === 'failed' || upload.state === 'cancelled') {
+      view.append(h('p', { class: 'muted', id: 'nothing-kept' }, 'Nothing was imported: no dataset and no stored file remain. Fix the archive and upload it again.'));
     }
-    const report = await api.report(id);
+    const report = await api.uploadReport(id);
     if (!active()) return;
-    if (report.report) view.append(reportSection(report, dataset.state === 'awaiting_confirmation', { confirm, cancel: () => act(() => api.cancel(id)) }));
-    if (dataset.state !== 'awaiting_confirmation') {
+    if (report.report) view.append(reportSection(report, upload.state === 'awaiting_confirmation', { confirm, cancel: () => act(() => api.cancel(id)) }));
+    if (upload.state === 'failed' || upload.state === 'cancelled') {
       view.append(
-        h('button', {
-          id: 'delete-dataset', type: 'button', class: 'danger',
-          onclick: () => {
-            if (!confirmDialog(`Delete ${dataset.name} and its stored files?`)) return;
-            void api.remove(id).then(() => ctx.navigate('/datasets'), (err) => opts.showError(errorMessage(err)));
-          },
-        }, 'Delete dataset'),
+        h('div', { class: 'actions' },
+          h('a', { class: 'button', href: '#/datasets/upload', id: 'upload-again' }, 'Upload again'),
+          h('button', {
+            id: 'forget-upload', type: 'button',
+            onclick: () => void api.removeUpload(id).then(() => ctx.navigate('/datasets'), (err) => opts.showError(errorMessage(err))),
+          }, 'Remove from the list')),
       );
     }
   };
 
-  const act = async (call: () => Promise<Dataset>) => {
+  const act = async (call: () => Promise<DatasetUpload>) => {
     try {
-      await call();
-      if (active()) await draw(await api.get(id));
+      const upload = await call();
+      if (active()) await draw(upload);
     } catch (err) {
       opts.showError(errorMessage(err));
     }
   };
   const confirm = (body: Parameters<DatasetsApi['confirm']>[1]) => act(() => api.confirm(id, body));
 
-  await draw(await api.get(id));
+  await draw(await api.uploadStatus(id));
+  return () => {
+    stopped = true;
+  };
+}
+
+// -- one dataset -----------------------------------------------------------------------------------
+async function renderDataset(ctx: RouteContext, api: DatasetsApi, opts: DatasetPagesOptions): Promise<() => void> {
+  const id = Number(ctx.params.id);
+  let stopped = false;
+  const active = () => !stopped && ctx.isActive();
+  const dataset = await api.get(id);
+  if (!active()) return () => {};
+  const { view } = ctx;
+  view.append(
+    h(
+      'div',
+      { class: 'studio-bar' },
+      h('h2', { id: 'dataset-name' }, dataset.name),
+      stateBadge(dataset.state, 'dataset-state'),
+      h('span', { class: 'muted' }, `${dataset.team_name} · ${dataset.original_filename}${dataset.format ? ` · ${dataset.format}` : ''}`),
+    ),
+  );
+  if (dataset.description) view.append(h('p', { id: 'dataset-description' }, dataset.description));
+  view.append(trainingLinks(dataset));
+  view.append(countsSection(dataset));
+  view.append(await gridSection(api, dataset, active));
+  const report = await api.report(id).catch(() => null);
+  if (!active()) return () => {};
+  if (report?.report) view.append(reportSection(report, false, { confirm: async () => {}, cancel: async () => {} }));
+  view.append(
+    h('button', {
+      id: 'delete-dataset', type: 'button', class: 'danger',
+      onclick: () => {
+        if (!confirmDialog(`Delete ${dataset.name} and its stored files?`)) return;
+        void api.remove(id).then(() => ctx.navigate('/datasets'), (err) => opts.showError(errorMessage(err)));
+      },
+    }, 'Delete dataset'),
+  );
   return () => {
     stopped = true;
   };

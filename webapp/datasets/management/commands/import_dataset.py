@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from webapp.accounts.models import Team
 from webapp.datasets import conf, services
-from webapp.datasets.models import Dataset
+from webapp.datasets.models import DatasetUpload
 
 
 class Command(BaseCommand):
@@ -40,27 +40,29 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"no user {options['user']!r}")
         try:
-            dataset = services.create_folder_import(
+            upload = services.create_folder_import(
                 user, team.pk, name=options["name"], path=options["path"], format=options["format"],
                 mask_label=options["mask_label"], seed=options["seed"], ratios=options["ratios"], enqueue=False, any_path=True,
             )
         except services.DatasetRejected as error:
             raise CommandError(error.message) from error
-        dataset = services.validate(dataset.pk)
-        report = dataset.report or {}
+        # Like the web flow: an upload session; a dataset exists only if the import succeeds.
+        upload = services.validate(upload.pk)
+        report = upload.report or {}
         summary = {k: report.get(k) for k in ("format", "images", "pairs", "unlabelled", "negatives", "skipped", "problem_counts")}
         self.stdout.write(json.dumps(summary, indent=2))
-        if dataset.state != Dataset.State.AWAITING_CONFIRMATION:
-            raise CommandError(f"not importable: {dataset.error}")
+        if upload.state != DatasetUpload.State.AWAITING_CONFIRMATION:
+            raise CommandError(f"not importable (upload {upload.pk}): {upload.error}")
         if options["dry_run"]:
-            services.delete_dataset(dataset)
+            services.cancel(upload, reason="Dry run (import_dataset --dry-run).")
             return
         try:
-            services.confirm(dataset, skip_codes=options["skip"], keep_duplicates=options["keep_duplicates"], enqueue=False)
+            services.confirm(upload, skip_codes=options["skip"], keep_duplicates=options["keep_duplicates"], enqueue=False)
         except services.DatasetRejected as error:
-            services.delete_dataset(dataset)
+            services.cancel(upload, reason=error.message)
             raise CommandError(error.message) from error
-        dataset = services.run_import(dataset.pk)
-        if dataset.state != Dataset.State.READY:
-            raise CommandError(f"import {dataset.state}: {dataset.error}")
+        upload = services.run_import(upload.pk)
+        if upload.state != DatasetUpload.State.IMPORTED:
+            raise CommandError(f"import {upload.state} (upload {upload.pk}): {upload.error}")
+        dataset = upload.dataset
         self.stdout.write(self.style.SUCCESS(f"dataset {dataset.pk} {dataset.name!r}: {json.dumps(dataset.counts['splits'])}"))
