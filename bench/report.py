@@ -179,21 +179,33 @@ def _serving(d: dict) -> str:
                       f"**Recommended default CPU serving path: {rec['label']}** ({rec['rule']})."])
 
 
-def _decoder(d: dict | None, b: dict | None) -> str:
+def _decoder(d: dict | None, b: dict | None, peak_gflops: float | None = None) -> str:
     rows = []
     for src in (d, b):
         if not src or src.get("status"):
             continue
         for r in src["rows"].values():
             if "latency" in r:
-                rows.append([r["label"], _ms(r["latency"]["median_ms"]), _ms(r["latency"]["p95_ms"]), r["latency"]["n"]])
+                run_only = _ms(r["run_only"]["median_ms"]) if "run_only" in r else "—"
+                rows.append([r["label"], _ms(r["latency"]["median_ms"]), _ms(r["latency"]["p95_ms"]), run_only,
+                             r["latency"]["n"]])
             else:
-                rows.append([r["label"], "error", r.get("error", "")[:80], ""])
+                rows.append([r["label"], "error", r.get("error", "")[:80], "", ""])
     src = d or b
-    text = [_table(["decoder (per prompt)", "median", "p95", "prompts"], rows)]
+    text = [_table(["decoder (per prompt)", "median", "p95", "of which session.run (median)", "prompts"], rows)]
     if src:
-        text += ["", f"Image: {src['image']['name']} ({src['image']['size'][1]}×{src['image']['size'][0]}); decoder ONNX "
-                 f"fp32 {src['onnx_bytes']['fp32'] / 2**20:.1f} MiB, int8 {src['onnx_bytes']['int8'] / 2**20:.1f} MiB."]
+        sizes = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in src["onnx_bytes"].items())
+        text += ["", f"Image: {src['image']['name']} ({src['image']['size'][1]}×{src['image']['size'][0]}); decoder ONNX: {sizes}."]
+    if d and d.get("gflops"):
+        g = d["gflops"]
+        line = (f"FLOPs per click (1 point + padding, 4 masks): SAM reference decoder **{g['reference']} GFLOPs**, "
+                f"fast decoder (kdsam_core/export/fast_decoder.py: reassociated cross-attention, channels-last "
+                f"upscaling) **{g['fast']} GFLOPs**.")
+        if peak_gflops:
+            line += (f" At this machine's measured float32 matmul peak ({peak_gflops} GFLOP/s, encoder table) the fast "
+                     f"decoder cannot run in less than **{1000 * g['fast'] / peak_gflops:.0f} ms** per prompt with these "
+                     f"threads, whatever the runtime: a ≤ 20 ms fp32 target needs ≥ {g['fast'] / 0.020:.0f} GFLOP/s.")
+        text += [line]
     if b and not b.get("status"):
         text += [f"Browser: Chromium {b['browser']['chromium']}, navigator.hardwareConcurrency = "
                  f"{b['browser']['hardware_concurrency']}; session creation "
@@ -255,6 +267,20 @@ def _training(d: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ plots
+
+
+def _privacy(d: dict) -> str:
+    """Privacy mode: the student encoder in the browser (bench/privacy.py)."""
+    rows = []
+    for r in d.get("rows", {}).values():
+        if "error" in r:
+            rows.append([r["label"], "error: " + r["error"][:80], "", "", "", ""])
+            continue
+        rows.append([r["label"], _ms(r["preprocess"]["median_ms"]), _ms(r["run"]["median_ms"]), _ms(r["total"]["median_ms"]),
+                     _ms(r["session_create_ms"]), str(r.get("cross_origin_isolated"))])
+    model = d.get("model", {})
+    size = f"ONNX {model.get('onnx_bytes', 0) / 1e6:.1f} MB ({model.get('name', '')}, input {model.get('input', '')}²)"
+    return size + "\n\n" + _table(["backend", "preprocess (TS)", "session.run", "total per image", "session creation", "isolated"], rows)
 
 
 def plots(results: Path) -> list[str]:
@@ -417,7 +443,9 @@ def render(results: Path) -> str:
         if brow and brow.get("status"):
             merged["notes"] = merged["notes"] + [f"Browser: {brow['status']}"]
         merged.pop("status", None)
-        body = _section("Mask decoder per prompt: Python and browser", merged, lambda _: _decoder(dec, brow))
+        enc = _load(results, "encoder")
+        peak = (enc or {}).get("matmul_peak", {}).get("peak_gflops")
+        body = _section("Mask decoder per prompt: Python and browser", merged, lambda _: _decoder(dec, brow, peak))
         if dec and brow:
             body += _meta(brow) + "\n"
         parts.append(body)
@@ -427,6 +455,7 @@ def render(results: Path) -> str:
     parts.append(_section("Upload → first mask, reopen → first mask (real server + UI)", _load(results, "server"), _server, " --only server"))
     parts.append(_section("API under load", _load(results, "api_load"), _api_load, " --only api_load"))
     parts.append(_section("Training throughput (CPU)", _load(results, "training"), _training, " --only training"))
+    parts.append(_section("Privacy mode: student encoder in the browser", _load(results, "privacy"), _privacy, " --only privacy"))
     parts.append(_section("GPU suite", enc_gpu, _encoder_gpu, " --device cuda on a GPU machine"))
     tr_gpu = _load(results, "training_cuda")
     if tr_gpu:

@@ -23,6 +23,7 @@ from bench.common import DEFAULT_THREADS, REPO_ROOT, RESULTS_DIR, SERVING_MALLOC
 CPU_SUITE = {
     "encoder": 9, "allocator": 5, "serving": 5, "decoder": 1, "decoder_browser": 2, "payload": 1,
     "server": 2, "api_load": 3, "training": 3,
+    "privacy": 3,
 }
 GPU_SUITE = {"encoder": 5, "training": 5}
 

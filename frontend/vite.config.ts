@@ -15,7 +15,13 @@ export const ORT_DIR = 'ort';
 // The WASM backend (SIMD + threads) needs exactly this loader and this binary.
 // ort.wasm.min.mjs (the "extern wasm" build) dynamically imports the loader from
 // ort.env.wasm.wasmPaths, which the loader then uses to fetch the .wasm.
-export const ORT_RUNTIME_FILES = ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
+export const ORT_RUNTIME_FILES = [
+  'ort-wasm-simd-threaded.mjs',
+  'ort-wasm-simd-threaded.wasm',
+  // privacy mode (encoder.worker.ts): ort.webgpu.min.mjs loads the asyncify build, only when WebGPU is used
+  'ort-wasm-simd-threaded.asyncify.mjs',
+  'ort-wasm-simd-threaded.asyncify.wasm',
+];
 
 const ortDist = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
 
@@ -69,6 +75,8 @@ export default defineConfig({
       // so the bundler can neither inline nor mangle them, and no 14 MB duplicate
       // .wasm is emitted into assets/.
       { find: /^onnxruntime-web\/wasm$/, replacement: join(ortDist, 'ort.wasm.min.mjs') },
+      // privacy mode: the WebGPU build, imported dynamically by encoder.worker.ts only when WebGPU exists
+      { find: /^onnxruntime-web\/webgpu$/, replacement: join(ortDist, 'ort.webgpu.min.mjs') },
     ],
   },
   plugins: [ortRuntime()],

@@ -13,7 +13,11 @@ export interface paths {
         };
         get: operations["datasets_list"];
         put?: never;
-        post: operations["datasets_create_upload"];
+        /**
+         * @deprecated
+         * @description Kept for older clients: the same as POST /api/datasets/uploads/ (answers the upload session).
+         */
+        post: operations["datasets_create_upload_legacy"];
         delete?: never;
         options?: never;
         head?: never;
@@ -31,38 +35,6 @@ export interface paths {
         put?: never;
         post?: never;
         delete: operations["datasets_delete"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/datasets/{dataset_id}/cancel/": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post: operations["datasets_cancel"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/datasets/{dataset_id}/confirm/": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post: operations["datasets_confirm"];
-        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -155,41 +127,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description The validation report the dataset was imported from. */
         get: operations["datasets_report"];
         put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/datasets/{dataset_id}/status/": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["datasets_status"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/datasets/{dataset_id}/upload/": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        /** @description Append the next chunk (at most 67108864 bytes) of the archive. The last chunk queues validation. */
-        put: operations["datasets_upload_chunk"];
         post?: never;
         delete?: never;
         options?: never;
@@ -207,6 +147,121 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["datasets_import_folder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/uploads/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_uploads_list"];
+        put?: never;
+        /** @description Start an upload session; PUT the archive's bytes to its upload_url. */
+        post: operations["datasets_create_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/uploads/{upload_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_upload_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Forget a settled (imported, failed or cancelled) upload session; its dataset stays. */
+        delete: operations["datasets_upload_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/uploads/{upload_id}/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["datasets_upload_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/uploads/{upload_id}/confirm/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["datasets_upload_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/uploads/{upload_id}/report/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_upload_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/uploads/{upload_id}/status/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["datasets_upload_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/uploads/{upload_id}/upload/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** @description Append the next chunk (at most 67108864 bytes) of the archive. The last chunk queues validation. */
+        put: operations["datasets_upload_chunk"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -536,6 +591,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/privacy/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The privacy-mode setting and the browser encoder of the active (or ``?model_version=``) model. */
+        get: operations["privacy_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/session/": {
         parameters: {
             query?: never;
@@ -641,18 +713,19 @@ export interface components {
             seed?: number | null;
             ratios?: components["schemas"]["RatiosRequest"] | null;
         };
+        /** @description A dataset: it exists only once its import succeeded (``state`` is always ``ready``). */
         Dataset: {
             readonly id: number;
             readonly team: number;
             readonly team_name: string;
             readonly name: string;
+            readonly description: string;
             readonly state: components["schemas"]["DatasetStateEnum"];
             /** @description Detected (or forced) format key. */
             readonly format: string;
             readonly original_filename: string;
-            /** @description Declared archive size in bytes. */
+            /** @description Size of the uploaded archive in bytes (0 for server folders). */
             readonly upload_size: number;
-            readonly upload_received: number;
             /** @description Server-side folder (staff imports). */
             readonly source_path: string;
             readonly created_by: string;
@@ -660,16 +733,15 @@ export interface components {
             readonly created_at: string;
             /** Format: date-time */
             readonly updated_at: string;
-            readonly error: string;
-            progress: components["schemas"]["Progress"];
             readonly split_seed: number;
             split_ratios: components["schemas"]["Ratios"];
             readonly counts: components["schemas"]["DatasetCounts"] | null;
             readonly skip_codes: string[];
             readonly keep_duplicates: boolean;
+            /** @description The upload session that created it (null once that record is deleted). */
+            readonly upload: number | null;
             readonly report_url: string;
             readonly items_url: string;
-            readonly upload_url: string;
         };
         DatasetCounts: {
             items: number;
@@ -692,6 +764,8 @@ export interface components {
             team: number;
             /** @default  */
             name: string;
+            /** @default  */
+            description: string;
             filename: string;
             size: number;
             /** @default  */
@@ -725,7 +799,9 @@ export interface components {
             page_size: number;
             results: components["schemas"]["DatasetItem"][];
         };
+        /** @description The validation report of an upload session (or of the upload a dataset was imported from). */
         DatasetReport: {
+            /** @description The upload session's id (the dataset's for /api/datasets/{id}/report/). */
             id: number;
             state: string;
             error: string;
@@ -733,17 +809,57 @@ export interface components {
             choices: components["schemas"]["SkipChoice"][];
         };
         /**
+         * @description * `ready` - Ready
+         * @enum {string}
+         */
+        DatasetStateEnum: "ready";
+        /** @description An upload session: transfer, validation, report, confirmation, import. ``dataset`` is set once imported. */
+        DatasetUpload: {
+            readonly id: number;
+            readonly team: number;
+            readonly team_name: string;
+            readonly name: string;
+            readonly description: string;
+            readonly state: components["schemas"]["DatasetUploadStateEnum"];
+            /** @description Detected (or forced) format key. */
+            readonly format: string;
+            readonly original_filename: string;
+            /** @description Declared archive size in bytes. */
+            readonly upload_size: number;
+            readonly upload_received: number;
+            /** @description Server-side folder or archive (staff imports). */
+            readonly source_path: string;
+            readonly created_by: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** Format: date-time */
+            readonly finished_at: string | null;
+            /** @description Why the upload failed or was cancelled. */
+            readonly error: string;
+            progress: components["schemas"]["Progress"];
+            readonly split_seed: number;
+            split_ratios: components["schemas"]["Ratios"];
+            readonly skip_codes: string[];
+            readonly keep_duplicates: boolean;
+            /** @description The dataset the import created. */
+            readonly dataset: number | null;
+            readonly upload_url: string;
+            readonly report_url: string;
+            readonly dataset_url: string | null;
+        };
+        /**
          * @description * `uploading` - Uploading
-         *     * `uploaded` - Uploaded
          *     * `validating` - Validating
          *     * `awaiting_confirmation` - Awaiting Confirmation
          *     * `importing` - Importing
-         *     * `ready` - Ready
+         *     * `imported` - Imported
          *     * `failed` - Failed
          *     * `cancelled` - Cancelled
          * @enum {string}
          */
-        DatasetStateEnum: "uploading" | "uploaded" | "validating" | "awaiting_confirmation" | "importing" | "ready" | "failed" | "cancelled";
+        DatasetUploadStateEnum: "uploading" | "validating" | "awaiting_confirmation" | "importing" | "imported" | "failed" | "cancelled";
         /**
          * @description * `skip` - skip
          *     * `keep_duplicates` - keep_duplicates
@@ -755,6 +871,8 @@ export interface components {
             team: number;
             /** @default  */
             name: string;
+            /** @default  */
+            description: string;
             path: string;
             /** @default  */
             format: components["schemas"]["FormatEnum"] | components["schemas"]["BlankEnum"];
@@ -895,6 +1013,13 @@ export interface components {
             rle: components["schemas"]["RleRequest"];
             prompts?: components["schemas"]["PromptsRequest"];
         };
+        /**
+         * @description * `off` - off
+         *     * `optional` - optional
+         *     * `required` - required
+         * @enum {string}
+         */
+        ModeEnum: "off" | "optional" | "required";
         ModelVersion: {
             readonly id: number;
             readonly name: string;
@@ -929,6 +1054,14 @@ export interface components {
          * @enum {string}
          */
         ModelVersionStateEnum: "draft" | "published" | "archived";
+        PrivacyConfig: {
+            mode: components["schemas"]["ModeEnum"];
+            uploads_allowed: boolean;
+            model_version: number | null;
+            encoder_url: string | null;
+            encoder_version: string | null;
+            browser_formats: string[];
+        };
         Problem: {
             code: components["schemas"]["CodeEnum"];
             path: string;
@@ -1086,6 +1219,8 @@ export type DatasetItem = components['schemas']['DatasetItem'];
 export type DatasetItemPage = components['schemas']['DatasetItemPage'];
 export type DatasetReport = components['schemas']['DatasetReport'];
 export type DatasetStateEnum = components['schemas']['DatasetStateEnum'];
+export type DatasetUpload = components['schemas']['DatasetUpload'];
+export type DatasetUploadStateEnum = components['schemas']['DatasetUploadStateEnum'];
 export type FieldEnum = components['schemas']['FieldEnum'];
 export type FolderImportRequest = components['schemas']['FolderImportRequest'];
 export type FormatEnum = components['schemas']['FormatEnum'];
@@ -1098,8 +1233,10 @@ export type JobSubmitRequest = components['schemas']['JobSubmitRequest'];
 export type KindEnum = components['schemas']['KindEnum'];
 export type MaskObject = components['schemas']['MaskObject'];
 export type MaskWriteRequest = components['schemas']['MaskWriteRequest'];
+export type ModeEnum = components['schemas']['ModeEnum'];
 export type ModelVersion = components['schemas']['ModelVersion'];
 export type ModelVersionStateEnum = components['schemas']['ModelVersionStateEnum'];
+export type PrivacyConfig = components['schemas']['PrivacyConfig'];
 export type Problem = components['schemas']['Problem'];
 export type Progress = components['schemas']['Progress'];
 export type Prompts = components['schemas']['Prompts'];
@@ -1142,7 +1279,7 @@ export interface operations {
             };
         };
     };
-    datasets_create_upload: {
+    datasets_create_upload_legacy: {
         parameters: {
             query?: never;
             header?: never;
@@ -1160,7 +1297,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Dataset"];
+                    "application/json": components["schemas"]["DatasetUpload"];
                 };
             };
             400: {
@@ -1261,116 +1398,6 @@ export interface operations {
                 };
             };
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-        };
-    };
-    datasets_cancel: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                dataset_id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Dataset"];
-                };
-            };
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-        };
-    };
-    datasets_confirm: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                dataset_id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["ConfirmRequest"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Dataset"];
-                };
-            };
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1563,12 +1590,138 @@ export interface operations {
             };
         };
     };
-    datasets_status: {
+    datasets_import_folder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FolderImportRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetUpload"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_uploads_list: {
+        parameters: {
+            query?: {
+                /** @description At most this many (default 50, ≤ 500). */
+                limit?: number;
+                state?: string;
+                team?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetUpload"][];
+                };
+            };
+        };
+    };
+    datasets_create_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DatasetCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetUpload"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_upload_retrieve: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                dataset_id: number;
+                upload_id: number;
             };
             cookie?: never;
         };
@@ -1579,7 +1732,227 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Dataset"];
+                    "application/json": components["schemas"]["DatasetUpload"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_upload_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_upload_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetUpload"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_upload_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ConfirmRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetUpload"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_upload_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetReport"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_upload_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetUpload"];
                 };
             };
             404: {
@@ -1600,7 +1973,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                dataset_id: number;
+                upload_id: number;
             };
             cookie?: never;
         };
@@ -1615,7 +1988,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Dataset"];
+                    "application/json": components["schemas"]["DatasetUpload"];
                 };
             };
             400: {
@@ -1651,53 +2024,6 @@ export interface operations {
                 };
             };
             413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-        };
-    };
-    datasets_import_folder: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["FolderImportRequest"];
-            };
-        };
-        responses: {
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Dataset"];
-                };
-            };
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2474,6 +2800,33 @@ export interface operations {
                 };
             };
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    privacy_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrivacyConfig"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,6 +8,10 @@ import { Decoder } from './decoder';
 import { ImageList, latestOf } from './image-list';
 import { ImageStatusFeed } from './socket';
 import { Viewer } from './viewer';
+// privacy mode: the student encoder in the browser (privacy.ts, encoder.ts, encoder.worker.ts)
+import { BrowserEncoder } from './encoder';
+import { LocalImages, PrivacyUi } from './privacy';
+import { getPrivacyConfig } from './privacy-api';
 
 function $<T extends HTMLElement>(selector: string): T {
   const el = document.querySelector<T>(selector);
@@ -79,6 +83,29 @@ async function main(): Promise<void> {
     return;
   }
 
+  // ---- privacy mode: deployment setting + user choice; local images are embedded in the browser
+  const encoder = new BrowserEncoder();
+  const privacy: PrivacyUi = new PrivacyUi(
+    {
+      badge: $('#privacy-badge'),
+      toggle: $<HTMLInputElement>('#privacy-toggle'),
+      toggleLabel: $('#privacy-toggle-label'),
+      exportsPanel: $('#privacy-exports'),
+      downloadPng: $<HTMLButtonElement>('#privacy-download-png'),
+      downloadCoco: $<HTMLButtonElement>('#privacy-download-coco'),
+    },
+    new LocalImages(encoder, () => privacy.config, undefined, ({ preprocessMs, runMs, info }) => {
+      const root = $('#viewer');
+      root.dataset.encoderBackend = info.backend;
+      root.dataset.encoderThreads = String(info.numThreads);
+      root.dataset.lastEncodeMs = runMs.toFixed(1);
+      root.dataset.lastPreprocessMs = preprocessMs.toFixed(1);
+    }),
+    showError,
+  );
+  const privacyReady = privacy.load(() => getPrivacyConfig(api));
+  // ---- /privacy mode
+
   // 2. the active model; its (multimask) decoder loads in the worker while the rest starts
   const model: Promise<ModelVersion> = api.getActiveModel().then(async (m) => {
     showModel(m);
@@ -90,7 +117,7 @@ async function main(): Promise<void> {
       console.warn(`multimask decoder unavailable (${errorMessage(err)}); using ${m.decoder_onnx_url}`);
       info = await decoder.init(api.url(m.decoder_onnx_url));
     }
-    $('#mode-indicator').textContent = `decoder in your browser (WASM, ${info.numThreads} thread${info.numThreads === 1 ? '' : 's'}) · encoder on the server`;
+    $('#mode-indicator').textContent = `decoder in your browser (WASM, ${info.numThreads} thread${info.numThreads === 1 ? '' : 's'})`; // where the encoder runs: #privacy-badge
     console.info(`KD-SAM decoder ready: ${m.name}, ${info.numThreads} wasm thread(s)`);
     return m;
   });
@@ -155,13 +182,16 @@ async function main(): Promise<void> {
     },
     {
       api, decoder, model, showError, clearError,
+      local: privacy.local, // privacy mode
       onMasksChanged: (id) => {
         api.getImage(id).then((image) => list.upsert(image), () => undefined);
       },
     },
   );
 
+  privacy.setExportSource(viewer); // privacy mode
   const open = (image: ImageObject): void => {
+    privacy.onOpen(image); // privacy mode
     list.select(image.id);
     viewer.open(image);
   };
@@ -189,6 +219,16 @@ async function main(): Promise<void> {
     input.value = '';
     for (const file of files) {
       try {
+        // ---- privacy mode: the file is opened in this browser only, never uploaded
+        await privacyReady;
+        if (privacy.active) {
+          const image = await privacy.local.add(file, await model);
+          clearError();
+          list.upsert(image);
+          open(image);
+          continue;
+        }
+        // ---- /privacy mode
         const picked = Number($<HTMLSelectElement>('#model-picker').value);
         const uploaded = await api.uploadImage(file, undefined, Number.isFinite(picked) && picked > 0 ? picked : null);
         // the socket may already have reported a later status than the upload answer

@@ -21,6 +21,7 @@ import { binaryFromLogits, drawBinaryMasks, drawImage, drawPromptMarkers, resetO
 import type { DecodeOutput, Decoder } from './decoder';
 import { assertDecoderEmbedding, parseEmbedding, parseEmbeddingAsync } from './embedding';
 import { EmbeddingCache } from './embedding-cache';
+import type { LocalImageSource } from './privacy'; // privacy mode
 import { History } from './history';
 import { decoderPointCount, selectMasks } from './mask-select';
 import { newObject, objectFromApi, type SegObject } from './objects';
@@ -94,6 +95,8 @@ export interface ViewerDeps {
   clearError(): void;
   /** An image's saved objects changed (the study list shows counts). */
   onMasksChanged?(imageId: number): void;
+  /** Privacy mode (privacy.ts): images opened in the browser only, embedded there, never uploaded. */
+  local?: LocalImageSource;
 }
 
 /** One step of the active object's history. */
@@ -210,6 +213,22 @@ export class Viewer {
     this.zoom.set(this.zoom.view);
   }
 
+  // ------------------------------------------------------------------ privacy mode (privacy.ts)
+
+  private isLocal(image: ImageObject): boolean {
+    return !!this.deps.local?.isLocal(image.id);
+  }
+
+  /** The open image and its objects with masks (active first), for the browser-side downloads. */
+  exportState(): { image: ImageObject; objects: { label: string; mask: Uint8Array; active: boolean }[] } | null {
+    if (!this.image) return null;
+    const withMasks = this.objects.filter((o) => o.mask);
+    withMasks.sort((a, b) => (a === this.active ? -1 : b === this.active ? 1 : 0));
+    return { image: this.image, objects: withMasks.map((o) => ({ label: o.label.trim() || 'object', mask: o.mask!, active: o === this.active })) };
+  }
+
+  // ------------------------------------------------------------------ /privacy mode
+
   get currentImageId(): number | null {
     return this.image?.id ?? null;
   }
@@ -302,7 +321,8 @@ export class Viewer {
     resetOverlay(this.el.overlay, image.width, image.height);
     resetOverlay(this.el.objectsCanvas, image.width, image.height);
     try {
-      const blob = await this.deps.api.fetchImageFile(image);
+      // privacy mode: a local image's file never came from (nor goes to) the server
+      const blob = this.isLocal(image) ? this.deps.local!.file(image.id) : await this.deps.api.fetchImageFile(image);
       const bitmap = await loadBitmap(blob, image.width, image.height);
       if (gen !== this.generation) {
         bitmap.close();
@@ -328,7 +348,7 @@ export class Viewer {
   private async loadMasks(gen: number, image: ImageObject): Promise<void> {
     let saved: MaskObject[] = [];
     try {
-      saved = await this.deps.api.listMasks(image.id);
+      if (!this.isLocal(image)) saved = await this.deps.api.listMasks(image.id); // privacy mode: nothing saved
     } catch (err) {
       if (gen === this.generation) this.deps.showError(`Cannot load the saved masks of ${image.filename}: ${(err as Error).message}`);
     }
@@ -363,9 +383,14 @@ export class Viewer {
       );
       const singleReady = singleUrl && singleUrl !== multiUrl ? this.deps.decoder.init(singleUrl).then(() => singleUrl, () => '') : Promise.resolve('');
       let buffer: ArrayBuffer;
-      let source: 'cache' | 'network' = 'cache';
-      const cached = await this.cache.get(image);
-      if (cached) {
+      let source: 'cache' | 'network' | 'browser' = 'cache'; // 'browser': privacy mode, embedded here
+      // privacy mode: the embedding is computed in this browser (encoder worker, Cache Storage)
+      const local = this.isLocal(image) ? await this.deps.local!.embedding(image.id) : null;
+      const cached = local ? null : await this.cache.get(image);
+      if (local) {
+        buffer = local.buffer;
+        source = local.source;
+      } else if (cached) {
         buffer = cached;
       } else {
         source = 'network';
@@ -542,6 +567,13 @@ export class Viewer {
     if (!obj || !image || this.state !== 'ready') return;
     if (!obj.mask) {
       this.deps.showError('Nothing to save yet: click on the object first.');
+      return;
+    }
+    // privacy mode: never send anything about a local image to the server
+    if (this.isLocal(image)) {
+      this.deps.showError(
+        'Privacy mode: this image stays on your device, so its masks are not saved on the server. Use the download buttons (PNG mask, COCO RLE JSON).',
+      );
       return;
     }
     const gen = this.generation;

@@ -64,7 +64,8 @@ def test_decoder(tmp_path):
     from bench import decoder
 
     data = _run(decoder, tmp_path, "--prompts", "3")
-    assert set(data["rows"]) == {"pytorch_fp32", "ort_fp32", "ort_int8"}
+    assert set(data["rows"]) == {"pytorch_fp32", "ort_fp32_reference", "ort_fp32", "ort_fp32_lowres", "ort_int8"}
+    assert data["gflops"]["fast"] < data["gflops"]["reference"]
 
 
 def test_payload(tmp_path):
@@ -110,6 +111,14 @@ def test_decoder_browser(tmp_path):
 
     data = _run(decoder_browser, tmp_path, "--prompts", "3")
     assert data.get("status") or all("latency" in r for r in data["rows"].values()), data["rows"]
+
+
+@pytest.mark.e2e
+def test_privacy(tmp_path):
+    from bench import privacy
+
+    data = _run(privacy, tmp_path, "--runs", "1")
+    assert data.get("status") or all("run" in r for r in data["rows"].values()), data["rows"]
 
 
 @pytest.mark.e2e

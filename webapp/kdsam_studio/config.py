@@ -69,11 +69,17 @@ class StudioConfig:
     max_dataset_files: int = 300_000  #: KDSAM_MAX_DATASET_FILES
     #: KDSAM_DATASET_IMPORT_ROOTS (":"-separated): server folders staff may import datasets from; empty = none
     dataset_import_roots: tuple[Path, ...] = ()
+    #: KDSAM_DATASET_UPLOAD_STALE_HOURS: a dataset upload idle this long in "uploading" is cancelled by
+    #: datasets_gc (run at startup and every few hours by webapp.run) and its staged archive deleted
+    dataset_upload_stale_hours: int = 24
     celery_eager: bool = False  #: KDSAM_CELERY_EAGER: run tasks inline (tests)
     torch_threads: int = 0  #: KDSAM_TORCH_THREADS: encoder threads in the worker (0 = all cores)
     #: KDSAM_ENCODER_BACKEND: how the worker runs the KD-SAM student on a CPU: "onnxruntime" (fastest,
     #: BENCHMARKS.md) or "torch"; with a CUDA GPU it always uses PyTorch (bf16 + channels_last).
     encoder_backend: str = "onnxruntime"
+    #: KDSAM_PRIVACY_MODE: "off" (images are uploaded), "optional" (each user may embed in the browser)
+    #: or "required" (the encoder always runs in the browser; the server refuses image uploads).
+    privacy_mode: str = "optional"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -124,9 +130,11 @@ class StudioConfig:
             max_dataset_uncompressed_gb=_int(env, "KDSAM_MAX_DATASET_UNCOMPRESSED_GB", cls.max_dataset_uncompressed_gb),
             max_dataset_files=_int(env, "KDSAM_MAX_DATASET_FILES", cls.max_dataset_files),
             dataset_import_roots=tuple(Path(p).expanduser().resolve() for p in env.get("KDSAM_DATASET_IMPORT_ROOTS", "").split(":") if p),
+            dataset_upload_stale_hours=_int(env, "KDSAM_DATASET_UPLOAD_STALE_HOURS", cls.dataset_upload_stale_hours),
             celery_eager=_bool(env, "KDSAM_CELERY_EAGER", False),
             torch_threads=_int(env, "KDSAM_TORCH_THREADS", 0),
             encoder_backend=_choice(env, "KDSAM_ENCODER_BACKEND", cls.encoder_backend, ("onnxruntime", "torch")),
+            privacy_mode=_choice(env, "KDSAM_PRIVACY_MODE", cls.privacy_mode, ("off", "optional", "required")),
         )
 
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from webapp.accounts.views import SessionView, TeamListView
+from webapp.segmentation import privacy as segmentation_privacy
 from webapp.segmentation import views as segmentation
 from webapp.segmentation.pages import app_page
 
@@ -28,5 +29,9 @@ urlpatterns = [
     path("api/masks/<int:mask_id>/export/<str:fmt>/", segmentation.MaskExportView.as_view(), name="api-mask-export"),
     path("segmentation/decoders/<int:version_id>/decoder-multimask.onnx", segmentation.browser_decoder,
          name="segmentation-browser-decoder"),
+    # privacy mode (webapp/segmentation/privacy.py): the student encoder for the browser
+    path("api/privacy/", segmentation_privacy.PrivacyConfigView.as_view(), name="api-privacy"),
+    path("segmentation/encoders/<int:version_id>/encoder.onnx", segmentation_privacy.browser_encoder,
+         name="segmentation-browser-encoder"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

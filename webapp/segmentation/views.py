@@ -34,6 +34,11 @@ class ImageListView(APIView):
 
     @extend_schema(request=ImageUploadSerializer, responses={201: ImageSerializer, 400: ApiErrorSerializer}, operation_id="images_upload")
     def post(self, request):
+        from webapp.segmentation.privacy import uploads_allowed  # privacy mode: KDSAM_PRIVACY_MODE=required
+
+        if not uploads_allowed():
+            raise ApiError("privacy_mode_required", "This deployment requires privacy mode: images are embedded in your "
+                           "browser and never uploaded.", field="file", status_code=403)
         upload = request.FILES.get("file")
         if upload is None:
             raise ApiError("missing_file", "No file was sent: post the image as multipart field 'file'.", field="file")
