@@ -386,8 +386,7 @@ from `bench/results/*.json`; edit `bench/report.py`, not this file. Each table s
 measured, on which machine, with which versions and threads, and when.
 
 Reproduce: `make bench` (installs, builds the frontend, runs `python -m bench.run_all`: the CPU suite,
-then regenerates this file; estimated at 25–35 minutes on an idle 2-core machine from the CPU time
-each benchmark used, not yet timed end to end on an idle one). `python -m bench.run_all --only encoder`
+then regenerates this file; SUITE_TIME). `python -m bench.run_all --only encoder`
 runs one benchmark; `--quick` gives rough numbers fast (marked in the tables); `--device cuda` runs the
 GPU suite. See [docs/benchmarking.md](docs/benchmarking.md).
 
@@ -399,6 +398,19 @@ Caveats that apply to every table:
   across runs only on the same machine. The load average at start/end is recorded: a figure taken
   while other processes used the cores is slower than the machine can do.
 """
+
+
+def _suite_time(results: Path) -> str:
+    """How long the last full CPU suite took, from bench/results/suite.json (written by run_all)."""
+    d = _load(results, "suite")
+    if not d:
+        return "its end-to-end time is recorded in bench/results/suite.json by a full run"
+    load = d.get("load_average_1min", {})
+    return (f"the last full CPU suite took **{d['seconds'] / 60:.1f} minutes** end to end on this machine, "
+            f"{d['finished'][:16].replace('T', ' ')} UTC, load average {load.get('start', '?')} → {load.get('end', '?')}"
+            + ("" if not d.get("failed") else f"; failed: {', '.join(d['failed'])}")
+            + ("" if not d.get("per_benchmark_s") else " — " + ", ".join(
+                f"{k} {v / 60:.1f}" for k, v in d["per_benchmark_s"].items()) + " min"))
 
 
 def _status(results: Path) -> str:
@@ -431,7 +443,7 @@ def _load_cores(results: Path) -> int:
 def render(results: Path) -> str:
     made = plots(results)
     enc, enc_gpu = _load(results, "encoder"), _load(results, "encoder_cuda")
-    parts = [INTRO, _status(results)]
+    parts = [INTRO.replace("SUITE_TIME", _suite_time(results)), _status(results)]
     parts.append(_section("Encoder: SAM vs MobileSAM vs KD-SAM (CPU)", enc, _encoder))
     parts.append(_section("Memory allocator", _load(results, "allocator"), _allocator, " --only allocator"))
     parts.append(_section("Student serving paths (CPU)", _load(results, "serving"), _serving, " --only serving"))
