@@ -381,7 +381,11 @@ export class Viewer {
           return { url: singleUrl, info: await this.deps.decoder.init(singleUrl) };
         },
       );
-      const singleReady = singleUrl && singleUrl !== multiUrl ? this.deps.decoder.init(singleUrl).then(() => singleUrl, () => '') : Promise.resolve('');
+      // The multimask decoder serves every prompt: its output 0 is what the single-mask export returns
+      // for several prompts, and for one click it picks from 1-3 like select_masks does. Loading the
+      // single-mask session as well cost ~1.5 s of session setup queued in the worker ahead of the
+      // first click after a page load (BENCHMARKS.md, reopen); it is only the fallback now.
+      const singleReady = Promise.resolve('');
       let buffer: ArrayBuffer;
       let source: 'cache' | 'network' | 'browser' = 'cache'; // 'browser': privacy mode, embedded here
       // privacy mode: the embedding is computed in this browser (encoder worker, Cache Storage)
