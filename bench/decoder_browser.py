@@ -79,7 +79,9 @@ def main(argv=None) -> int:
     res = Result(NAME, args, "Mask decoder, per prompt, in the browser (onnxruntime-web in headless Chromium)",
                  f"Standalone harness page (bench/web/) with COOP/COEP, decoder in a module Web Worker like the "
                  f"app; {n} prompts (the same generator as the Python decoder benchmark) after 5 warm-up "
-                 "prompts; time = await session.run() per prompt (performance.now), median and p95. "
+                 "prompts; time per prompt (performance.now) = await session.run() plus, for the low-res "
+                 "graph, the app's own JS upsampling of the mask to the original size "
+                 "(frontend/src/mask-upsample.ts, bundled with esbuild); median and p95. "
                  "Multi-thread = navigator.hardwareConcurrency WASM threads.")
     missing = [str(p) for p in (Path(CHROMIUM), ORT_WASM_DIR / "ort-wasm-simd-threaded.wasm", ORT_JS_DIR / "ort.wasm.min.mjs") if not p.exists()]
     if missing:
