@@ -71,6 +71,52 @@ def bundle_mask_upsample(out: Path) -> Path:
     return out
 
 
+#: the decoder graphs timed in the browser (bench.decoder.VARIANT_LABELS keys)
+BROWSER_VARIANTS = ("fp32_reference", "fp32_lowres", "int8")
+
+#: MatMul-only graphs for the WASM float32 ceiling: (name, rows, inner/cols, number of chained MatMuls)
+MATMUL_CEILING_GRAPHS = (("4096x256x256", 4096, 256, 4), ("1024x1024x1024", 1024, 1024, 2))
+
+
+def matmul_graph(out: Path, rows: int, cols: int, chain: int) -> tuple[Path, float]:
+    """An ONNX graph ``x (rows×cols) → x·W1·W2…`` of ``chain`` float32 MatMuls; returns (path, FLOPs)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array((rng.standard_normal((cols, cols)) / np.sqrt(cols)).astype(np.float32), f"w{i}")
+               for i in range(chain)]
+    nodes = [helper.make_node("MatMul", ["x" if i == 0 else f"y{i - 1}", f"w{i}"], [f"y{i}" if i < chain - 1 else "y"])
+             for i in range(chain)]
+    graph = helper.make_graph(nodes, "matmul_ceiling", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, cols])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, cols])], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(out))
+    return out, 2.0 * rows * cols * cols * chain
+
+
+def wasm_matmul_ceiling(page_factory, base: str, tmp: Path, threads: int, runs: int) -> dict:
+    """Best GFLOP/s of onnxruntime-web WASM MatMul with ``threads`` threads, over ``MATMUL_CEILING_GRAPHS``."""
+    shapes = {}
+    for name, rows, cols, chain in MATMUL_CEILING_GRAPHS:
+        path, flops = matmul_graph(tmp / f"matmul_{name}.onnx", rows, cols, chain)
+        page = page_factory()
+        page.goto(f"{base}/bench/decoder_harness.html?worker=matmul&model={path.name}&threads={threads}&n={runs}"
+                  f"&rows={rows}&cols={cols}")
+        page.wait_for_function("window.benchResult !== undefined", timeout=600_000)
+        out = page.evaluate("window.benchResult")
+        page.close()
+        if "error" in out:
+            shapes[name] = {"error": out["error"][:400]}
+            continue
+        times = sorted(out["runTimes"])
+        shapes[name] = {"gflop": round(flops / 1e9, 3), "best_gflops": round(flops / times[0] / 1e6, 2),
+                        "median_gflops": round(flops / times[len(times) // 2] / 1e6, 2), "runs": len(times)}
+    best = max((s["best_gflops"] for s in shapes.values() if "best_gflops" in s), default=None)
+    return {"threads": threads, "peak_gflops": best, "shapes": shapes}
+
+
 def main(argv=None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--prompts", type=int, default=None)
@@ -82,7 +128,9 @@ def main(argv=None) -> int:
                  "prompts; time per prompt (performance.now) = await session.run() plus, for the low-res "
                  "graph, the app's own JS upsampling of the mask to the original size "
                  "(frontend/src/mask-upsample.ts, bundled with esbuild); median and p95. "
-                 "Multi-thread = navigator.hardwareConcurrency WASM threads.")
+                 "Multi-thread = navigator.hardwareConcurrency WASM threads. WASM float32 ceiling: MatMul-only "
+                 "graphs (4096×256·256×256 ×4 chained, 1024³ ×2) in the same browser and runtime, best of "
+                 "20 runs after 3 warm-ups, per thread count.")
     missing = [str(p) for p in (Path(CHROMIUM), ORT_WASM_DIR / "ort-wasm-simd-threaded.wasm", ORT_JS_DIR / "ort.wasm.min.mjs") if not p.exists()]
     if missing:
         res["status"] = "not measured: missing " + ", ".join(missing) + " (make bench builds the frontend; chromium: apt-get install chromium)"
@@ -91,6 +139,9 @@ def main(argv=None) -> int:
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="kdsam-bench-browser-"))
     model, onnx_paths, embedding, size, image_name = setup(args.tiny, tmp)
+    # the fast graph with the upsampling inside is measured in Python (bench.decoder); the browser rows
+    # are SAM's reference graph, the int8 one and the graph the app ships (low-res + JS upsampling)
+    onnx_paths = {k: v for k, v in onnx_paths.items() if k in BROWSER_VARIANTS}
     embedding.astype("<f4").tofile(tmp / "embedding.bin")
     (tmp / "prompts.json").write_text(json.dumps({"dims": list(embedding.shape), "original_size": list(size),
                                                   "prompts": decoder_prompts(n, size, model.image_encoder.img_size)}))
@@ -128,6 +179,11 @@ def main(argv=None) -> int:
                                  "run_only": summarize([t / 1000.0 for t in out["runTimes"]]),
                                  "session_create_ms": round(out["createMs"], 1), "threads": out["threads"],
                                  "cross_origin_isolated": out["crossOriginIsolated"]}
+            # the float32 ceiling of the same runtime in the same browser: what no decoder graph can beat
+            ceiling_runs = 2 if args.tiny else (5 if args.quick else 20)
+            res["wasm_matmul_peak"] = {
+                label: wasm_matmul_ceiling(browser.new_page, base, tmp, threads, ceiling_runs)
+                for label, threads in (("1t", 1), ("mt", max(2, int(cores or 2))))}
             browser.close()
     finally:
         server.shutdown()

@@ -206,6 +206,19 @@ def _decoder(d: dict | None, b: dict | None, peak_gflops: float | None = None) -
                      f"decoder cannot run in less than **{1000 * g['fast'] / peak_gflops:.0f} ms** per prompt with these "
                      f"threads, whatever the runtime: a ≤ 20 ms fp32 target needs ≥ {g['fast'] / 0.020:.0f} GFLOP/s.")
         text += [line]
+    wasm = (b or {}).get("wasm_matmul_peak") if b and not b.get("status") else None
+    if wasm:
+        parts = [f"{v['threads']} thread{'s' if v['threads'] > 1 else ''}: **{v['peak_gflops']} GFLOP/s**"
+                 for v in wasm.values() if v.get("peak_gflops")]
+        line = ("onnxruntime-web WASM float32 ceiling in the same browser (MatMul-only graphs, best run): "
+                + ", ".join(parts) + ".")
+        best = max((v["peak_gflops"] for v in wasm.values() if v.get("peak_gflops")), default=None)
+        if best and d and d.get("gflops"):
+            g = d["gflops"]
+            line += (f" At that rate the fast graph's {g['fast']} GFLOPs take at least **{1000 * g['fast'] / best:.0f} ms** "
+                     f"in this browser, the reference graph's {g['reference']} GFLOPs {1000 * g['reference'] / best:.0f} ms; "
+                     f"≤ 20 ms would need {g['fast'] / 0.020:.0f} GFLOP/s, {g['fast'] / 0.020 / best:.1f}× this ceiling.")
+        text += [line]
     if b and not b.get("status"):
         text += [f"Browser: Chromium {b['browser']['chromium']}, navigator.hardwareConcurrency = "
                  f"{b['browser']['hardware_concurrency']}; session creation "
