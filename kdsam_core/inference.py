@@ -29,14 +29,35 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo).
+
+    Elsewhere PyTorch emulates bf16 and it is several times slower than float32 (BENCHMARKS.md,
+    serving paths), so callers only choose bf16 on the CPU when this holds.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return bool({"avx512_bf16", "amx_bf16"} & set(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    return False
+
+
 @torch.inference_mode()
-def embed_image(model: Sam, image: np.ndarray, device: torch.device | str = "cpu") -> ImageEmbedding:
-    """Preprocess an ``(H, W, 3)`` uint8 RGB image exactly like SAM and run the image encoder."""
+def embed_image(model: Sam, image: np.ndarray, device: torch.device | str = "cpu", cpu_bf16: bool = False) -> ImageEmbedding:
+    """Preprocess an ``(H, W, 3)`` uint8 RGB image exactly like SAM and run the image encoder.
+
+    On CUDA the encoder runs in bf16 autocast with channels_last input; on the CPU in float32, or
+    with ``cpu_bf16`` in bf16 autocast with channels_last input (the fastest CPU path on CPUs with
+    native bf16; see :func:`cpu_has_native_bf16`). The embedding is always float32 (1, 256, G, G).
+    """
     device = torch.device(device)
     prepared = prepare_image(image, model.image_encoder.img_size)
     tensor = prepared.tensor.to(device)
-    if device.type == "cuda":
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+    if device.type == "cuda" or cpu_bf16:
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             embedding = model.image_encoder(tensor.contiguous(memory_format=torch.channels_last))
     else:
         embedding = model.image_encoder(tensor)

@@ -38,6 +38,13 @@ def test_invalid_boolean_names_the_variable(tmp_path):
         StudioConfig.from_env({"KDSAM_DATA_DIR": str(tmp_path), "KDSAM_CELERY_EAGER": "maybe"})
 
 
+def test_the_encoder_backend_defaults_to_auto_and_rejects_unknown_names(tmp_path):
+    assert StudioConfig.from_env({"KDSAM_DATA_DIR": str(tmp_path)}).encoder_backend == "auto"
+    assert StudioConfig.from_env({"KDSAM_DATA_DIR": str(tmp_path), "KDSAM_ENCODER_BACKEND": "torch-bf16"}).encoder_backend == "torch-bf16"
+    with pytest.raises(ConfigurationError, match="KDSAM_ENCODER_BACKEND"):
+        StudioConfig.from_env({"KDSAM_DATA_DIR": str(tmp_path), "KDSAM_ENCODER_BACKEND": "tensorrt"})
+
+
 def test_check_deploy_passes_with_production_settings(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
     env.update({

@@ -74,9 +74,11 @@ class StudioConfig:
     dataset_upload_stale_hours: int = 24
     celery_eager: bool = False  #: KDSAM_CELERY_EAGER: run tasks inline (tests)
     torch_threads: int = 0  #: KDSAM_TORCH_THREADS: encoder threads in the worker (0 = all cores)
-    #: KDSAM_ENCODER_BACKEND: how the worker runs the KD-SAM student on a CPU: "onnxruntime" (fastest,
-    #: BENCHMARKS.md) or "torch"; with a CUDA GPU it always uses PyTorch (bf16 + channels_last).
-    encoder_backend: str = "onnxruntime"
+    #: KDSAM_ENCODER_BACKEND: how the worker runs the KD-SAM student on a CPU: "auto" (the fastest path
+    #: measured with masks within IoU 0.99, BENCHMARKS.md "serving paths": "torch-bf16" on CPUs with
+    #: native bfloat16, else "onnxruntime"), "onnxruntime" (fp32), "torch" (fp32 eager) or "torch-bf16"
+    #: (bf16 autocast + channels_last). With a CUDA GPU it always uses PyTorch (bf16 + channels_last).
+    encoder_backend: str = "auto"
     #: KDSAM_PRIVACY_MODE: "off" (images are uploaded), "optional" (each user may embed in the browser)
     #: or "required" (the encoder always runs in the browser; the server refuses image uploads).
     privacy_mode: str = "optional"
@@ -133,7 +135,8 @@ class StudioConfig:
             dataset_upload_stale_hours=_int(env, "KDSAM_DATASET_UPLOAD_STALE_HOURS", cls.dataset_upload_stale_hours),
             celery_eager=_bool(env, "KDSAM_CELERY_EAGER", False),
             torch_threads=_int(env, "KDSAM_TORCH_THREADS", 0),
-            encoder_backend=_choice(env, "KDSAM_ENCODER_BACKEND", cls.encoder_backend, ("onnxruntime", "torch")),
+            encoder_backend=_choice(env, "KDSAM_ENCODER_BACKEND", cls.encoder_backend,
+                                    ("auto", "onnxruntime", "torch", "torch-bf16")),
             privacy_mode=_choice(env, "KDSAM_PRIVACY_MODE", cls.privacy_mode, ("off", "optional", "required")),
         )
 

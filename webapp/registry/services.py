@@ -274,19 +274,23 @@ def load_model(version: ModelVersion):
 def load_encoder(version: ModelVersion):
     """A callable ``(H, W, 3) uint8 RGB → ImageEmbedding`` for the version's image encoder.
 
-    KD-SAM students on a CPU run through onnxruntime (``KDSAM_ENCODER_BACKEND``, the measured
-    fastest path); their encoder ONNX is exported once, next to the checkpoint, on first use.
-    Everything else (SAM/MobileSAM versions, a CUDA GPU, ``torch`` backend) runs in PyTorch.
+    KD-SAM students on a CPU run on the path :func:`cpu_serving_backend` picks from
+    ``KDSAM_ENCODER_BACKEND``: onnxruntime (their encoder ONNX is exported once, next to the
+    checkpoint, on first use) or PyTorch in bf16 on CPUs with native bf16. Everything else
+    (SAM/MobileSAM versions, a CUDA GPU, the ``torch`` backend) runs in PyTorch.
     """
     import torch
 
     from kdsam_core.inference import OnnxImageEncoder, embed_image
 
-    use_onnx = (settings.STUDIO.encoder_backend == "onnxruntime" and not torch.cuda.is_available()
-                and version.architecture == ModelVersion.Architecture.KDSAM)
-    if not use_onnx:
+    student_on_cpu = not torch.cuda.is_available() and version.architecture == ModelVersion.Architecture.KDSAM
+    backend = cpu_serving_backend() if student_on_cpu else "torch"
+    if backend != "onnxruntime":
         model = load_model(version)
         device = "cuda" if torch.cuda.is_available() else "cpu"
+        if backend == "torch-bf16":
+            model.image_encoder.to(memory_format=torch.channels_last)  # same values, faster bf16 convolutions
+            return lambda image: embed_image(model, image, device, cpu_bf16=True)
         return lambda image: embed_image(model, image, device)
     key = (version.pk, version.checkpoint_sha256)
     with _model_cache_lock:
@@ -299,6 +303,21 @@ def load_encoder(version: ModelVersion):
         _encoder_cache.clear()
         _encoder_cache[key] = encoder
         return encoder
+
+
+def cpu_serving_backend() -> str:
+    """The student's CPU serving path: ``KDSAM_ENCODER_BACKEND``, with ``auto`` resolved for this CPU.
+
+    ``auto`` is the rule of BENCHMARKS.md's serving table (the fastest path whose masks stay within
+    IoU 0.99 of float32): bf16 autocast + channels_last where the CPU has native bf16 (about 1.8x
+    onnxruntime fp32 there), onnxruntime fp32 elsewhere (emulated bf16 is several times slower).
+    """
+    from kdsam_core.inference import cpu_has_native_bf16
+
+    backend = settings.STUDIO.encoder_backend
+    if backend == "auto":
+        return "torch-bf16" if cpu_has_native_bf16() else "onnxruntime"
+    return backend
 
 
 def encoder_onnx_path(version: ModelVersion) -> Path:
