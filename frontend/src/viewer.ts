@@ -7,7 +7,8 @@
  * (loading | ready | error), data-decode-count (incremented per drawn decode),
  * data-hover-count (per drawn hover preview), data-last-prompt (JSON in original
  * image pixels), data-last-decode-ms (session.run time of the last decode),
- * data-last-decode-total-ms (prompt → mask drawn), data-candidates (JSON
+ * data-last-decode-total-ms (prompt → mask drawn), data-last-decode-source (decoder, or
+ * hover when a click took the hover preview's output for the same pixel), data-candidates (JSON
  * [{index, iou}]), data-chosen (the shown candidate), data-saved-count,
  * data-embedding-source (network | cache), data-embedding-bytes; performance
  * measures "kdsam-decode" and "kdsam-open-to-ready".
@@ -166,6 +167,12 @@ export class Viewer {
   private gesture: Gesture | null = null;
   private hoverPending: Point | null = null;
   private hoverScheduled = false;
+  /**
+   * The latest hover preview's decode (running or done). Its prompt is one positive click on an
+   * empty prompt without mask input, so a click on the same pixel with the same decoder needs
+   * exactly this output: the click takes it instead of decoding again (usually already there).
+   */
+  private hoverDecoded: { gen: number; key: string; url: string; x: number; y: number; out: Promise<DecodeOutput | null> } | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private loaded = { image: false, embedding: false };
   private openedAt = 0;
@@ -749,9 +756,19 @@ export class Viewer {
     const maskInput = !isEmptyPrompt(previous.prompt) ? previous.lowRes : null;
     const feeds = buildPromptFeeds(prompt, this.imageSize, this.inputSize, maskInput);
     const started = performance.now();
-    let out: DecodeOutput | null;
+    const url = this.urlFor(prompt, false);
+    let out: DecodeOutput | null = null;
+    let source: 'hover' | 'decoder' = 'decoder';
     try {
-      out = await this.deps.decoder.decode(this.embeddingKey, feeds, this.urlFor(prompt, false));
+      const hover = maskInput ? null : this.hoverOutputFor(prompt, url, gen);
+      if (hover) {
+        out = await hover.catch(() => null);
+        source = 'hover';
+      }
+      if (!out) {
+        source = 'decoder';
+        out = await this.deps.decoder.decode(this.embeddingKey, feeds, url);
+      }
     } catch (err) {
       if (gen === this.generation && version === this.promptVersion) this.deps.showError(`Decoding failed: ${(err as Error).message}`);
       return;
@@ -784,6 +801,7 @@ export class Viewer {
     root.dataset.lastPrompt = promptToJSON(prompt);
     root.dataset.lastDecodeMs = out.runMs.toFixed(2);
     root.dataset.lastDecodeTotalMs = total.toFixed(2);
+    root.dataset.lastDecodeSource = source;
     let area = 0;
     for (let i = 0; i < n; i++) area += mask[i];
     const pct = ((100 * area) / n).toFixed(1);
@@ -795,6 +813,15 @@ export class Viewer {
   private urlFor(prompt: Prompt, preview: boolean): string {
     if (!this.singleDecoderUrl) return this.decoderUrl;
     return preview || decoderPointCount(prompt) > 2 ? this.singleDecoderUrl : this.decoderUrl;
+  }
+
+  /** The hover preview's decode when it is exactly the decode `prompt` needs, else null. */
+  private hoverOutputFor(prompt: Prompt, url: string, gen: number): Promise<DecodeOutput | null> | null {
+    const h = this.hoverDecoded;
+    if (!h || h.gen !== gen || h.key !== this.embeddingKey || h.url !== url || prompt.box) return null;
+    if (prompt.points.length !== 1) return null;
+    const [p] = prompt.points;
+    return p.label === LABEL_POSITIVE && p.x === h.x && p.y === h.y ? h.out : null;
   }
 
   /** Live preview of the mask under the cursor while the active object has no prompt. */
@@ -816,8 +843,11 @@ export class Viewer {
     const prompt = addClick(emptyPrompt(), { x: p.x, y: p.y, label: LABEL_POSITIVE });
     const feeds = buildPromptFeeds(prompt, this.imageSize, this.inputSize);
     let out: DecodeOutput | null = null;
+    const url = this.urlFor(prompt, true);
+    const pending = this.deps.decoder.decode(this.embeddingKey, feeds, url);
+    this.hoverDecoded = { gen, key: this.embeddingKey, url, x: p.x, y: p.y, out: pending };
     try {
-      out = await this.deps.decoder.decode(this.embeddingKey, feeds, this.urlFor(prompt, true));
+      out = await pending;
     } catch {
       return; // a preview failing is not worth an error message
     }

@@ -285,6 +285,28 @@ def test_display_options_outline_and_opacity_and_hover_preview(seg):
     assert page.evaluate(alpha) > before
 
 
+def test_a_click_on_the_hovered_pixel_takes_the_hover_decode_and_matches_python(seg):
+    page, _, ref = seg
+    fresh_object(page)
+    page.check("#hover-input")
+    box = page.locator("canvas#mask-overlay").bounding_box()
+    x, y = box["x"] + 300 * box["width"] / W, box["y"] + 260 * box["height"] / H
+    hovers, decodes = int(page.get_attribute("#viewer", "data-hover-count")), decode_count(page)
+    page.mouse.move(x, y)
+    page.wait_for_function(f"Number(document.querySelector('#viewer').dataset.hoverCount) > {hovers}", timeout=30_000)
+    page.mouse.down()
+    page.mouse.up()
+    page.wait_for_function(f"Number(document.querySelector('#viewer').dataset.decodeCount) > {decodes}", timeout=30_000)
+    assert page.get_attribute("#viewer", "data-last-decode-source") == "hover"
+    masks, ious, _, chosen = ref.run(last_prompt(page))
+    assert int(page.get_attribute("#viewer", "data-chosen")) == chosen  # candidates as for any click
+    assert iou(shown_mask(page), masks[chosen]) >= 0.995
+    # the next click refines the mask: a real decode with the previous low-res mask
+    page.uncheck("#hover-input")
+    click_image(page, 200, 200, button="right")
+    assert page.get_attribute("#viewer", "data-last-decode-source") == "decoder"
+
+
 def test_help_panel_lists_the_shortcuts(seg):
     page, _, _ = seg
     page.keyboard.press("?")
