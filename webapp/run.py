@@ -37,6 +37,32 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: flo
     return False
 
 
+#: How long the launcher waits for the workers' warm-up before printing the URL anyway.
+WORKER_WARM_UP_TIMEOUT_S = 120
+
+
+def _wait_for_workers(count: int, processes: list[subprocess.Popen], timeout: float, stop_requested=lambda: False) -> int:
+    """Waits until ``count`` Celery workers answer a ping; returns how many did.
+
+    A worker answers once its ``worker_ready`` warm-up is done (model loaded, one forward pass,
+    browser decoder exported: ``webapp.segmentation.services.warm_up_worker``), so the URL is
+    printed when the first upload is embedded at full speed.
+    """
+    from worker.celery_app import app
+
+    deadline = time.monotonic() + timeout
+    answered = 0
+    while time.monotonic() < deadline and not stop_requested() and any(p.poll() is None for p in processes):
+        try:
+            answered = len(app.control.ping(timeout=1.0))
+        except Exception:  # broker not reachable yet
+            answered = 0
+        if answered >= count:
+            break
+        time.sleep(0.2)
+    return answered
+
+
 # -- dataset housekeeping (datasets_gc) ------------------------------------------------------------
 #: How often the web process runs the datasets garbage collection after the one at startup.
 DATASETS_GC_INTERVAL_S = 6 * 3600
@@ -143,8 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         stopping, exit_code = True, 1
     else:
         url = f"http://{args.host}:{args.port}/"
+        ready = _wait_for_workers(workers, processes[1:], WORKER_WARM_UP_TIMEOUT_S, lambda: stopping) if workers else 0
         print("\n" + "=" * 72)
         print(f"  KD-SAM Studio is running at {url}")
+        if ready < workers:
+            print(f"  Workers: {ready} of {workers} ready so far (still loading the model); uploads wait in the queue")
         if password:
             print(f"  First run: log in as 'admin' with password '{password}'")
         print(f"  Model: {version}")

@@ -157,3 +157,34 @@ def test_uploaded_file_is_served_back_unchanged(api):
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     assert b"".join(response.streaming_content) == content
     assert np.asarray(PILImage.open(io.BytesIO(content))).shape == (529, 622, 3)
+
+
+def test_computing_an_embedding_also_exports_the_browser_decoder_of_its_model_version(api):
+    from webapp.registry.selectors import active_model_version
+    from webapp.segmentation.browser_decoder import decoder_path
+
+    path = decoder_path(active_model_version())
+    path.unlink(missing_ok=True)
+    assert upload(api, "polyp.jpg", LANDSCAPE_JPEG.read_bytes()).status_code == 201
+    assert path.is_file()  # ready before the browser asks for it
+
+
+def test_worker_warm_up_loads_the_active_encoder_and_exports_its_browser_decoder(monkeypatch):
+    from webapp.registry import services as registry
+    from webapp.registry.selectors import active_model_version
+    from webapp.segmentation import services
+    from webapp.segmentation.browser_decoder import decoder_path
+
+    version = active_model_version()
+    decoder_path(version).unlink(missing_ok=True)
+    calls = []
+    real = registry.load_encoder
+
+    def counting(v):
+        encoder = real(v)
+        return lambda image: calls.append(image.shape) or encoder(image)
+
+    monkeypatch.setattr(registry, "load_encoder", counting)
+    services.warm_up_worker()
+    assert calls == [(version.image_size, version.image_size, 3)]  # one forward pass at the model's input size
+    assert decoder_path(version).is_file()

@@ -11,8 +11,8 @@ post-processing to the original size to the browser (frontend/src/mask-upsample.
 in a few milliseconds for the masks it needs: about half the per-prompt time of the official
 graph (BENCHMARKS.md, decoder tables).
 
-Exported once per model version (a few seconds) by the worker after an embedding, or on first
-request, and kept under ``MEDIA_ROOT/browser-decoders/``.
+Exported once per model version (a few seconds) by a worker when it starts or after an embedding,
+or on first request, and kept under ``MEDIA_ROOT/browser-decoders/``.
 """
 
 from __future__ import annotations
@@ -39,14 +39,18 @@ def decoder_path(version: ModelVersion) -> Path:
 
 def ensure_browser_decoder(version: ModelVersion, model=None) -> Path:
     """The multimask decoder ONNX of ``version``, exported on first use (atomic, safe across processes)."""
+    import fcntl
+
     path = decoder_path(version)
     if path.is_file():
         return path
-    with _lock:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # threads of this process, then other processes (two workers warming up, the web server's view)
+    with _lock, open(path.with_name("export.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if path.is_file():
             return path
         model = model if model is not None else registry_services.load_model(version)
-        path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
             exported = export_decoder_onnx(model, Path(tmp) / "decoder.onnx", multimask=True, postprocess=False)
             os.replace(exported, path)

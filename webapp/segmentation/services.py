@@ -241,20 +241,45 @@ def compute_embedding(image_id: int) -> Embedding | None:
             )
             image.error = ""
             _set_status(image, Image.Status.READY, notify=False)
-        try:  # the browser needs the multimask decoder of this version; export it while the model is loaded
-            from webapp.segmentation.browser_decoder import ensure_browser_decoder
-
-            ensure_browser_decoder(image.model_version, model)
-        except Exception:  # the view exports it on first request instead
-            log.exception("could not export the browser decoder of model version %s", image.model_version_id)
         transaction.on_commit(lambda: notify_status(image))
         log.info("embedded image %s in %.2f s", image.pk, seconds)
+        _export_browser_decoder(image.model_version)
         return embedding
     except Exception as error:
         log.exception("embedding of image %s failed", image.pk)
         image.error = f"The encoder failed on this image: {type(error).__name__}: {error}"
         _set_status(image, Image.Status.FAILED)
         raise
+
+
+def _export_browser_decoder(version) -> None:
+    """The browser needs this version's multimask decoder: export it here, off the request path."""
+    from webapp.segmentation.browser_decoder import ensure_browser_decoder
+
+    try:
+        ensure_browser_decoder(version)
+    except Exception:  # the decoder view exports it on first request instead
+        log.exception("could not export the browser decoder of model version %s", version.pk)
+
+
+def warm_up_worker() -> None:
+    """Load the active model version's encoder and run it once, and export its browser decoder.
+
+    Called when a worker starts (``worker_ready``), so the first upload does not pay for loading
+    the checkpoint, building the serving path (ONNX export or bf16 kernels) and the first,
+    slowest forward pass. Without an active version there is nothing to do.
+    """
+    from webapp.registry.selectors import active_model_version
+
+    version = active_model_version()
+    if version is None:
+        return
+    started = time.perf_counter()
+    encoder = registry_services.load_encoder(version)
+    size = version.image_size or 1024
+    encoder(np.zeros((size, size, 3), dtype=np.uint8))
+    _export_browser_decoder(version)
+    log.info("worker warm-up: model version %s ready in %.1f s", version.pk, time.perf_counter() - started)
 
 
 def _set_status(image: Image, status: str, notify: bool = True) -> None:
