@@ -33,6 +33,8 @@ export const LOW_RES_DECODER_INPUTS = DECODER_INPUTS.filter((name) => name !== '
 export type ToWorker =
   | { type: 'init'; requestId: number; modelUrl: string; wasmPaths: string; numThreads?: number }
   | { type: 'embedding'; requestId: number; key: string; data: Float32Array; dims: number[] }
+  /** Makes a kept embedding current again (reply `found`): reopening needs no transfer or decoding. */
+  | { type: 'use-embedding'; requestId: number; key: string }
   | { type: 'run'; requestId: number; key: string; feeds: PromptFeeds; modelUrl?: string };
 
 export interface InitInfo {
@@ -56,6 +58,6 @@ export interface DecodeOutput {
 }
 
 export type FromWorker =
-  | { type: 'ok'; requestId: number; info?: InitInfo }
+  | { type: 'ok'; requestId: number; info?: InitInfo; found?: boolean }
   | { type: 'result'; requestId: number; output: DecodeOutput }
   | { type: 'error'; requestId: number; message: string };

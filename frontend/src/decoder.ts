@@ -126,6 +126,15 @@ export class Decoder {
     await this.request({ type: 'embedding', key, data, dims }, [data.buffer as ArrayBuffer]);
   }
 
+  /**
+   * Whether the worker still keeps the embedding handed over under `key` (it keeps the last few):
+   * then decode() can use it again without setEmbedding().
+   */
+  async useEmbedding(key: string): Promise<boolean> {
+    const msg = await this.request({ type: 'use-embedding', key });
+    return msg.type === 'ok' && msg.found === true;
+  }
+
   /** Runs the decoder; null when a newer decode() superseded this one. */
   decode(key: string, feeds: PromptFeeds, modelUrl?: string): Promise<DecodeOutput | null> {
     if (this.closed) return Promise.reject(this.closed);

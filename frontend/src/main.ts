@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     }
     $('#mode-indicator').textContent = `decoder in your browser (WASM, ${info.numThreads} thread${info.numThreads === 1 ? '' : 's'})`; // where the encoder runs: #privacy-badge
     console.info(`KD-SAM decoder ready: ${m.name}, ${info.numThreads} wasm thread(s)`);
+    document.body.dataset.decoderState = 'ready'; // session created and warmed up (tests, benchmarks)
     return m;
   });
   model.catch((err) => showError(`Cannot load the model: ${errorMessage(err)}`));

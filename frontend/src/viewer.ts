@@ -10,7 +10,7 @@
  * data-last-decode-total-ms (prompt → mask drawn), data-last-decode-source (decoder, or
  * hover when a click took the hover preview's output for the same pixel), data-candidates (JSON
  * [{index, iou}]), data-chosen (the shown candidate), data-saved-count,
- * data-embedding-source (network | cache), data-embedding-bytes; performance
+ * data-embedding-source (network | cache | browser | memory: still held by the decoder worker), data-embedding-bytes; performance
  * measures "kdsam-decode" and "kdsam-open-to-ready".
  * canvas#image-canvas, #objects-canvas (other objects), #mask-overlay (the
  * active object only: alpha > 0 exactly where its mask is) and #marker-canvas
@@ -19,7 +19,7 @@
 import type { ApiClient, MaskObject } from './api';
 import type { ImageObject, ModelVersion } from './api-types';
 import { binaryFromLogits, drawBinaryMasks, drawImage, drawPromptMarkers, resetOverlay, type MaskStyle } from './canvas';
-import type { DecodeOutput, Decoder } from './decoder';
+import type { DecodeOutput, Decoder, InitInfo } from './decoder';
 import { assertDecoderEmbedding, parseEmbedding, parseEmbeddingAsync } from './embedding';
 import { EmbeddingCache } from './embedding-cache';
 import type { LocalImageSource } from './privacy'; // privacy mode
@@ -165,6 +165,8 @@ export class Viewer {
   private threshold = 0.0;
   private tool: Tool = 'prompt';
   private gesture: Gesture | null = null;
+  /** Embeddings handed to the decoder worker (it keeps the last few): their header facts, by key. */
+  private readonly keptEmbeddings = new Map<string, { inputSize: HW; bytes: number }>();
   private hoverPending: Point | null = null;
   private hoverScheduled = false;
   /**
@@ -392,7 +394,24 @@ export class Viewer {
       // for several prompts, and for one click it picks from 1-3 like select_masks does. Loading the
       // single-mask session as well cost ~1.5 s of session setup queued in the worker ahead of the
       // first click after a page load (BENCHMARKS.md, reopen); it is only the fallback now.
-      const singleReady = Promise.resolve('');
+
+      // back to an image opened a moment ago: the decoder worker may still hold its embedding
+      const key = `${this.isLocal(image) ? 'local' : 'server'}:${image.id}:${image.model_version}`;
+      const kept = this.keptEmbeddings.get(key);
+      if (kept) {
+        await decoderReady;
+        if (gen !== this.generation) return;
+        if (await this.deps.decoder.useEmbedding(key)) {
+          if (gen !== this.generation) return;
+          this.el.root.dataset.embeddingSource = 'memory';
+          this.el.root.dataset.embeddingBytes = String(kept.bytes);
+          this.imageSize = [image.height, image.width];
+          this.inputSize = kept.inputSize;
+          await this.embeddingReady(gen, key, decoderReady);
+          return;
+        }
+        this.keptEmbeddings.delete(key);
+      }
       let buffer: ArrayBuffer;
       let source: 'cache' | 'network' | 'browser' = 'cache'; // 'browser': privacy mode, embedded here
       // privacy mode: the embedding is computed in this browser (encoder worker, Cache Storage)
@@ -430,20 +449,26 @@ export class Viewer {
       if (expected[0] !== this.inputSize[0] || expected[1] !== this.inputSize[1]) {
         console.warn(`embedding input_size ${this.inputSize} differs from ResizeLongestSide ${expected}; using the header`);
       }
-      const { url: decoderUrl, info } = await decoderReady;
-      const key = `${image.id}:${gen}`;
+      await decoderReady;
       await this.deps.decoder.setEmbedding(key, emb.data, emb.dims);
+      this.keptEmbeddings.set(key, { inputSize: this.inputSize, bytes: buffer.byteLength });
       if (gen !== this.generation) return;
-      this.decoderUrl = decoderUrl;
-      this.singleDecoderUrl = await singleReady;
-      this.el.root.dataset.decoderThreads = String(info.numThreads);
-      this.embeddingKey = key;
-      this.loaded.embedding = true;
-      this.maybeReady(gen);
+      await this.embeddingReady(gen, key, decoderReady);
     } catch (err) {
       this.waitingForEmbedding = false;
       this.fail(gen, `Cannot prepare ${image.filename} for segmentation: ${(err as Error).message}`);
     }
+  }
+
+  private async embeddingReady(gen: number, key: string, decoder: Promise<{ url: string; info: InitInfo }>): Promise<void> {
+    const { url, info } = await decoder;
+    if (gen !== this.generation) return;
+    this.decoderUrl = url;
+    this.singleDecoderUrl = '';
+    this.el.root.dataset.decoderThreads = String(info.numThreads);
+    this.embeddingKey = key;
+    this.loaded.embedding = true;
+    this.maybeReady(gen);
   }
 
   private maybeReady(gen: number): void {

@@ -76,6 +76,18 @@ describe('decoder (latest request wins)', () => {
     await expect(p).rejects.toThrow('image embedding not loaded in the decoder');
   });
 
+  it('asks the worker whether it still keeps an embedding by key', async () => {
+    const w = new FakeWorker();
+    const d = new Decoder(w);
+    const kept = d.useEmbedding('server:7:1');
+    const gone = d.useEmbedding('server:8:1');
+    const [a, b] = w.sent as Extract<ToWorker, { type: 'use-embedding' }>[];
+    expect([a.type, a.key, b.key]).toEqual(['use-embedding', 'server:7:1', 'server:8:1']);
+    w.reply({ type: 'ok', requestId: a.requestId, found: true });
+    w.reply({ type: 'ok', requestId: b.requestId, found: false });
+    expect([await kept, await gone]).toEqual([true, false]);
+  });
+
   it('loads the model once per URL and passes the ort wasm path', async () => {
     const w = new FakeWorker();
     const d = new Decoder(w);

@@ -400,3 +400,14 @@ def test_dicom_opens_with_window_presets_and_drag_adjustment_and_segments(seg, t
     box = page.locator("canvas#mask-overlay").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_function(f"Number(document.querySelector('#viewer').dataset.decodeCount) > {before}", timeout=30_000)
+
+
+def test_going_back_to_an_image_uses_the_embedding_the_decoder_worker_kept(seg):
+    page, image, ref = seg  # the DICOM slice (previous test) is open now
+    page.click(f"li.image-item[data-image-id='{image['id']}']")
+    page.wait_for_selector(f"#viewer[data-state=ready][data-image-id='{image['id']}']", timeout=60_000)
+    assert page.get_attribute("#viewer", "data-embedding-source") == "memory"  # no Cache Storage, no decoding
+    page.keyboard.press("n")
+    click_image(page, 300, 260)
+    masks, _, _, chosen = ref.run(last_prompt(page))
+    assert iou(shown_mask(page), masks[chosen]) >= 0.995
