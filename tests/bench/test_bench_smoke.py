@@ -129,7 +129,7 @@ def test_server(tmp_path):
     from bench import server
 
     data = _run(server, tmp_path)
-    assert data.get("status") or data["rows"]["upload_to_first_mask"]["total_s"]["n"] == 1
+    assert data.get("status") or data["rows"]["upload_to_first_mask"]["total_s"]["n"] == 2
 
 
 @pytest.mark.e2e
