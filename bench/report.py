@@ -176,7 +176,10 @@ def _serving(d: dict) -> str:
     return "\n".join([_table(["student serving path (CPU)", "median latency", "speed-up vs eager", "embedding cosine (min)",
                               "mask IoU vs fp32 (min / mean)", "one-off setup"], rows), "",
                       f"Images: {len(d.get('images', []))} real images ({', '.join(d.get('images', [])[:6])}). "
-                      f"**Recommended default CPU serving path: {rec['label']}** ({rec['rule']})."])
+                      f"**Recommended default CPU serving path: {rec['label']}** ({rec['rule']}). The worker "
+                      "applies the same rule at startup (`KDSAM_ENCODER_BACKEND=auto`, "
+                      "`webapp.registry.services.cpu_serving_backend`): bf16 + channels_last where the CPU "
+                      "has native bf16, onnxruntime fp32 elsewhere."])
 
 
 def _decoder(d: dict | None, b: dict | None, peak_gflops: float | None = None) -> str:
