@@ -71,8 +71,9 @@ def embed_image(model: Sam, image: np.ndarray, device: torch.device | str = "cpu
 class OnnxImageEncoder:
     """The student encoder through onnxruntime on the CPU.
 
-    Measured the fastest CPU serving path with masks unchanged (BENCHMARKS.md, "Serving paths":
-    about 2.9x PyTorch eager, embeddings within ~1e-5). Input and output are those of
+    The fastest float32 CPU serving path with masks unchanged (BENCHMARKS.md, "Student serving
+    paths": 1.3-2.9x PyTorch eager depending on the CPU, embeddings within ~1e-5); on CPUs with
+    native bf16, :func:`embed_image` with ``cpu_bf16`` is faster still. Input and output are those of
     :func:`embed_image`; ``path`` is an encoder written by ``kdsam_core.export.export_encoder_onnx``.
     """
 
