@@ -98,22 +98,6 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def cpu_flags() -> set[str]:
-    """The CPU feature flags of /proc/cpuinfo (empty where there is none)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def native_bf16() -> bool:
-    """True when the CPU has bfloat16 arithmetic (AVX512-BF16 or AMX-BF16); elsewhere it is emulated."""
-    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
-
-
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for module in ("torch", "torchvision", "onnxruntime", "onnx", "numpy", "segment_anything", "timm"):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import (Result, cosine, load_mask_array, mask_iou, native_bf16, parser, real_images, set_threads,
-                          summarize, time_calls)
+from bench.common import Result, cosine, load_mask_array, mask_iou, parser, real_images, set_threads, summarize, time_calls
+from kdsam_core.inference import cpu_has_native_bf16
 
 NAME = "serving"
 IOU_REQUIREMENT = 0.99
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     measure("eager_fp32", "PyTorch eager fp32 (NCHW)", torch_fn(encoder))
     cl = build_sam_like(model_name).image_encoder.eval().to(memory_format=torch.channels_last)
     measure("channels_last_fp32", "PyTorch eager fp32 channels_last", torch_fn(cl, channels_last=True))
-    if native_bf16() or args.tiny:
+    if cpu_has_native_bf16() or args.tiny:  # the check the worker's KDSAM_ENCODER_BACKEND=auto uses
         measure("channels_last_bf16", "PyTorch channels_last bf16 autocast", torch_fn(cl, channels_last=True, bf16=True))
     else:
         # emulated bf16 ran 7× slower than fp32 on an AVX2-only EPYC (19 s per forward): minutes of the
