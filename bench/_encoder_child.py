@@ -11,7 +11,15 @@ import argparse
 import resource
 import time
 
-from bench.common import current_allocator, current_rss_mib, emit_child_json, minor_faults, peak_rss_mib, set_threads, summarize
+from bench.common import (
+    current_allocator,
+    current_rss_mib,
+    emit_child_json,
+    minor_faults,
+    peak_rss_mib,
+    set_threads,
+    summarize,
+)
 
 
 def matmul_peak(threads: int, n: int = 2048, runs: int = 5, device: str = "cpu") -> dict:
@@ -37,7 +45,10 @@ def matmul_peak(threads: int, n: int = 2048, runs: int = 5, device: str = "cpu")
             sync()
             times.append(time.perf_counter() - t0)
         gflops = 2 * size**3 / min(times) / 1e9
-        results[str(size)] = {"best_gflops": round(gflops, 2), "median_gflops": round(2 * size**3 / sorted(times)[len(times) // 2] / 1e9, 2)}
+        results[str(size)] = {
+            "best_gflops": round(gflops, 2),
+            "median_gflops": round(2 * size**3 / sorted(times)[len(times) // 2] / 1e9, 2),
+        }
         best = max(best, gflops)
     return {"peak_gflops": round(best, 2), "sizes": results}
 
@@ -117,14 +128,27 @@ def main(argv=None) -> None:
     cpu_per_run = (usage1.ru_utime + usage1.ru_stime - usage0.ru_utime - usage0.ru_stime) / max(1, args.runs)
     stats = summarize(times)
     result = {
-        "model": args.model, "params": params, "flops": flops, "batch": args.batch, "img_size": size,
-        "device": args.device, "dtype": args.dtype, "channels_last": args.channels_last,
-        "threads": args.threads, "allocator": current_allocator(), "build_s": round(build_s, 2),
-        "warmup_s": [round(w, 3) for w in warm], "times_s": [round(t, 4) for t in times], "latency": stats,
-        "output_shape": list(out.shape), "minor_faults_per_run": int(faults), "cpu_s_per_run": round(cpu_per_run, 2),
+        "model": args.model,
+        "params": params,
+        "flops": flops,
+        "batch": args.batch,
+        "img_size": size,
+        "device": args.device,
+        "dtype": args.dtype,
+        "channels_last": args.channels_last,
+        "threads": args.threads,
+        "allocator": current_allocator(),
+        "build_s": round(build_s, 2),
+        "warmup_s": [round(w, 3) for w in warm],
+        "times_s": [round(t, 4) for t in times],
+        "latency": stats,
+        "output_shape": list(out.shape),
+        "minor_faults_per_run": int(faults),
+        "cpu_s_per_run": round(cpu_per_run, 2),
         # CPU time / (wall time × threads): well below 1 means the cores were shared with other processes
         "cpu_utilisation": round(cpu_per_run / max(1e-9, stats["median_ms"] / 1000.0) / args.threads, 2),
-        "rss_before_build_mib": round(rss0, 1), "rss_after_build_mib": round(rss_model, 1),
+        "rss_before_build_mib": round(rss0, 1),
+        "rss_after_build_mib": round(rss_model, 1),
         "peak_rss_mib": round(peak_rss_mib(), 1),
     }
     if flops:

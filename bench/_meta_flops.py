@@ -24,8 +24,15 @@ def main(argv=None) -> None:
     x = torch.empty(1, 3, size, size, device=device)
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         encoder(x)
-    emit_child_json({"model": name, "params": sum(p.numel() for p in encoder.parameters()),
-                     "flops": int(counter.get_total_flops()), "img_size": size, "flops_source": "meta device"})
+    emit_child_json(
+        {
+            "model": name,
+            "params": sum(p.numel() for p in encoder.parameters()),
+            "flops": int(counter.get_total_flops()),
+            "img_size": size,
+            "flops_source": "meta device",
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -6,8 +6,17 @@ from __future__ import annotations
 
 import sys
 
-from bench.common import (JEMALLOC_CANDIDATES, MALLOC_CONFIGS, SERVING_MALLOC, TCMALLOC_CANDIDATES, Result,
-                          allocator_env, first_existing, parser, run_child)
+from bench.common import (
+    JEMALLOC_CANDIDATES,
+    MALLOC_CONFIGS,
+    SERVING_MALLOC,
+    TCMALLOC_CANDIDATES,
+    Result,
+    allocator_env,
+    first_existing,
+    parser,
+    run_child,
+)
 from bench.models import ENCODERS
 
 NAME = "allocator"
@@ -17,11 +26,15 @@ def main(argv=None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--models", nargs="*", help="subset of kdsam, mobilesam, sam_vit_b")
     args = p.parse_args(argv)
-    res = Result(NAME, args, "Memory allocator: the same encoder forward under different malloc configurations",
-                 "Each (model, allocator) pair in a fresh process (environment variables set at process "
-                 "start; jemalloc/tcmalloc via LD_PRELOAD). 1 warm-up + N timed forwards, median latency; "
-                 "minor page faults per forward from getrusage (a load-independent sign of buffers being "
-                 "returned to the kernel and re-faulted).")
+    res = Result(
+        NAME,
+        args,
+        "Memory allocator: the same encoder forward under different malloc configurations",
+        "Each (model, allocator) pair in a fresh process (environment variables set at process "
+        "start; jemalloc/tcmalloc via LD_PRELOAD). 1 warm-up + N timed forwards, median latency; "
+        "minor page faults per forward from getrusage (a load-independent sign of buffers being "
+        "returned to the kernel and re-faulted).",
+    )
     configs = list(MALLOC_CONFIGS)
     if first_existing(JEMALLOC_CANDIDATES):
         configs.append("jemalloc")
@@ -39,16 +52,32 @@ def main(argv=None) -> int:
         if args.models:
             plan = [item for item in plan if item[0] in args.models]
         runs = 2 if args.quick else 5
-    res["configs"] = {name: (MALLOC_CONFIGS.get(name) or ({"LD_PRELOAD": allocator_env(name).get("LD_PRELOAD")}
-                                                          if name in ("jemalloc", "tcmalloc") else {})) for name in configs}
+    res["configs"] = {
+        name: (
+            MALLOC_CONFIGS.get(name)
+            or ({"LD_PRELOAD": allocator_env(name).get("LD_PRELOAD")} if name in ("jemalloc", "tcmalloc") else {})
+        )
+        for name in configs
+    }
     res["serving_allocator"] = SERVING_MALLOC
     rows = []
     for model, names in plan:
         for name in names:
             print(f"bench.allocator: {model} / {name}", flush=True)
             try:
-                row = run_child(["-m", "bench._encoder_child", "--model", model, "--runs", str(runs),
-                                 "--threads", str(args.threads)], allocator_env(name))
+                row = run_child(
+                    [
+                        "-m",
+                        "bench._encoder_child",
+                        "--model",
+                        model,
+                        "--runs",
+                        str(runs),
+                        "--threads",
+                        str(args.threads),
+                    ],
+                    allocator_env(name),
+                )
                 row["allocator"] = name
             except Exception as error:
                 row = {"model": model, "allocator": name, "error": str(error)[-400:]}
@@ -65,7 +94,9 @@ def main(argv=None) -> int:
 
 def _speedups(rows: list[dict]) -> None:
     for model in {r["model"] for r in rows}:
-        base = next((r for r in rows if r["model"] == model and r["allocator"] == "glibc-default" and "latency" in r), None)
+        base = next(
+            (r for r in rows if r["model"] == model and r["allocator"] == "glibc-default" and "latency" in r), None
+        )
         for r in rows:
             if r["model"] == model and base and "latency" in r:
                 r["speedup_vs_default"] = round(base["latency"]["median_ms"] / r["latency"]["median_ms"], 2)

@@ -25,8 +25,12 @@ def _mask_payload(image: dict) -> dict:
     h, w = image["height"], image["width"]
     total = h * w
     inside = total // 5
-    return {"label": "bench", "color": "#1e90ff", "rle": {"size": [h, w], "counts": [total - inside - total // 3, inside, total // 3]},
-            "prompts": {"points": [[w / 2, h / 2, 1]], "box": None}}
+    return {
+        "label": "bench",
+        "color": "#1e90ff",
+        "rle": {"size": [h, w], "counts": [total - inside - total // 3, inside, total // 3]},
+        "prompts": {"points": [[w / 2, h / 2, 1]], "box": None},
+    }
 
 
 def run_level(base_client, images: list[dict], users: int, duration: float) -> dict:
@@ -42,10 +46,12 @@ def run_level(base_client, images: list[dict], users: int, duration: float) -> d
         while time.monotonic() < stop:
             image = images[i % len(images)]
             i += 1
-            steps = (("open", "GET", f"/api/images/{image['id']}/", None),
-                     ("file", "GET", f"/api/images/{image['id']}/file/", None),
-                     ("embedding", "GET", f"/api/images/{image['id']}/embedding/", None),
-                     ("save_mask", "POST", f"/api/images/{image['id']}/masks/", _mask_payload(image)))
+            steps = (
+                ("open", "GET", f"/api/images/{image['id']}/", None),
+                ("file", "GET", f"/api/images/{image['id']}/file/", None),
+                ("embedding", "GET", f"/api/images/{image['id']}/embedding/", None),
+                ("save_mask", "POST", f"/api/images/{image['id']}/masks/", _mask_payload(image)),
+            )
             t_flow = time.perf_counter()
             ok = True
             for name, method, path, payload in steps:
@@ -75,10 +81,16 @@ def run_level(base_client, images: list[dict], users: int, duration: float) -> d
         t.join(timeout=duration + 180)
     elapsed = time.perf_counter() - t0
     requests = sum(len(v) for k, v in lat.items() if k != "flow")
-    return {"users": users, "duration_s": round(elapsed, 1), "requests": requests,
-            "requests_per_s": round(requests / elapsed, 1), "flows_per_s": round(len(lat["flow"]) / elapsed, 2),
-            "errors": dict(errors), "error_count": sum(errors.values()),
-            "latency": {k: summarize(v) for k, v in lat.items()}}
+    return {
+        "users": users,
+        "duration_s": round(elapsed, 1),
+        "requests": requests,
+        "requests_per_s": round(requests / elapsed, 1),
+        "flows_per_s": round(len(lat["flow"]) / elapsed, 2),
+        "errors": dict(errors),
+        "error_count": sum(errors.values()),
+        "latency": {k: summarize(v) for k, v in lat.items()},
+    }
 
 
 def main(argv=None) -> int:
@@ -89,9 +101,13 @@ def main(argv=None) -> int:
     users = args.users or ([2] if args.tiny else [10, 50, 100])
     duration = args.duration or (3.0 if args.tiny else (8.0 if args.quick else 15.0))
     burst = 3 if args.tiny else 12
-    res = Result(NAME, args, "API under load (simulated clinicians on loopback)",
-                 __doc__.split("\n\n", 1)[1].replace("\n", " ").strip() +
-                 f" {duration:.0f} s per level, all clinicians logged in as the same user.")
+    res = Result(
+        NAME,
+        args,
+        "API under load (simulated clinicians on loopback)",
+        __doc__.split("\n\n", 1)[1].replace("\n", " ").strip()
+        + f" {duration:.0f} s per level, all clinicians logged in as the same user.",
+    )
     with Studio(threads=args.threads) as studio:
         client = studio.client()
         images = []
@@ -116,8 +132,14 @@ def main(argv=None) -> int:
             dt = time.perf_counter() - t
             _, detail = c.get_json(f"/api/images/{body['id']}/") if status == 201 and body else (None, None)
             with lock:
-                results.append({"status": status, "upload_s": dt,
-                                "queue_position": (detail or {}).get("queue_position"), "state": (detail or {}).get("status")})
+                results.append(
+                    {
+                        "status": status,
+                        "upload_s": dt,
+                        "queue_position": (detail or {}).get("queue_position"),
+                        "state": (detail or {}).get("status"),
+                    }
+                )
 
         ts = [threading.Thread(target=up, args=(k,)) for k in range(burst)]
         for t in ts:
@@ -125,10 +147,14 @@ def main(argv=None) -> int:
         for t in ts:
             t.join()
         positions = sorted(r["queue_position"] for r in results if r["queue_position"] is not None)
-        res["upload_burst"] = {"uploads": burst, "accepted": sum(r["status"] == 201 for r in results),
-                               "failed": [r for r in results if r["status"] != 201],
-                               "queue_positions_seen": positions, "states": sorted({str(r["state"]) for r in results}),
-                               "upload_latency": summarize([r["upload_s"] for r in results])}
+        res["upload_burst"] = {
+            "uploads": burst,
+            "accepted": sum(r["status"] == 201 for r in results),
+            "failed": [r for r in results if r["status"] != 201],
+            "queue_positions_seen": positions,
+            "states": sorted({str(r["state"]) for r in results}),
+            "upload_latency": summarize([r["upload_s"] for r in results]),
+        }
     res.note("Save mask uses POST /api/images/{id}/masks/ (RLE); every flow saves a new mask.")
     res.save()
     return 0

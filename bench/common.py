@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -12,8 +13,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -36,9 +38,15 @@ MALLOC_CONFIGS: dict[str, dict[str, str]] = {
     },
     "glibc-no-mmap": {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "17179869184"},
 }
-JEMALLOC_CANDIDATES = ("/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
-                       "/lib/aarch64-linux-gnu/libjemalloc.so.2")
-TCMALLOC_CANDIDATES = ("/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4")
+JEMALLOC_CANDIDATES = (
+    "/lib/x86_64-linux-gnu/libjemalloc.so.2",
+    "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+    "/lib/aarch64-linux-gnu/libjemalloc.so.2",
+)
+TCMALLOC_CANDIDATES = (
+    "/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
+    "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
+)
 SERVING_MALLOC = "glibc-no-mmap"
 MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_", "LD_PRELOAD")
 
@@ -125,8 +133,12 @@ def versions() -> dict[str, str]:
 
 def git_revision() -> str:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except Exception:
         return "unknown"
@@ -158,10 +170,8 @@ def set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    try:
+    with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
 
 
 class Result:
@@ -179,14 +189,16 @@ class Result:
             "description": description,
             "method": method,
             "meta": {
-                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 "git": git_revision(),
                 "quick": bool(args.quick),
                 "tiny": bool(args.tiny),
                 "machine": machine(args.device, args.threads),
                 "versions": versions(),
-                "command": " ".join(["python", "-m", f"bench.{self.module}"]
-                                    + (sys.argv[1:] if Path(sys.argv[0]).stem == self.module else ["(called in-process)"])),
+                "command": " ".join(
+                    ["python", "-m", f"bench.{self.module}"]
+                    + (sys.argv[1:] if Path(sys.argv[0]).stem == self.module else ["(called in-process)"])
+                ),
             },
             "notes": [],
         }
@@ -246,12 +258,20 @@ def summarize(times_s: list[float]) -> dict[str, Any]:
         hi = min(lo + 1, len(ms) - 1)
         return ms[lo] + (ms[hi] - ms[lo]) * (k - lo)
 
-    return {"n": len(ms), "median_ms": round(statistics.median(ms), 3), "p95_ms": round(pct(0.95), 3),
-            "p99_ms": round(pct(0.99), 3), "min_ms": round(ms[0], 3), "max_ms": round(ms[-1], 3),
-            "mean_ms": round(statistics.fmean(ms), 3)}
+    return {
+        "n": len(ms),
+        "median_ms": round(statistics.median(ms), 3),
+        "p95_ms": round(pct(0.95), 3),
+        "p99_ms": round(pct(0.99), 3),
+        "min_ms": round(ms[0], 3),
+        "max_ms": round(ms[-1], 3),
+        "mean_ms": round(statistics.fmean(ms), 3),
+    }
 
 
-def time_calls(fn: Callable[[], Any], runs: int, warmup: int = 1, sync: Callable[[], None] | None = None) -> list[float]:
+def time_calls(
+    fn: Callable[[], Any], runs: int, warmup: int = 1, sync: Callable[[], None] | None = None
+) -> list[float]:
     for _ in range(warmup):
         fn()
         if sync:
@@ -297,19 +317,27 @@ def real_images(n: int, seed: int = 0) -> list[tuple[str, Path, Path | None]]:
         groups.append([(f"kvasir/{p.stem}", p, kv / "masks" / p.name) for p in sorted((kv / "images").glob("*.jpg"))])
     busi = SHARED_DATA / "busi" / "Dataset_BUSI_with_GT"
     if busi.is_dir():
-        groups.append([(f"busi/{p.stem}", p, p.with_name(p.stem + "_mask.png"))
-                       for p in sorted(busi.glob("*/*).png"))])
+        groups.append([(f"busi/{p.stem}", p, p.with_name(p.stem + "_mask.png")) for p in sorted(busi.glob("*/*).png"))])
     hc = SHARED_DATA / "hc18" / "training_set"
     if hc.is_dir():
         groups.append([(f"hc18/{p.stem}", p, None) for p in sorted(hc.glob("*_HC.png"))])
     isic = SHARED_DATA / "isic2017"
     if isic.is_dir():
         gt = isic / "ISIC-2017_Training_Part1_GroundTruth"
-        groups.append([(f"isic/{p.stem}", p, gt / f"{p.stem}_segmentation.png")
-                       for p in sorted((isic / "ISIC-2017_Training_Data").glob("*.jpg"))])
+        groups.append(
+            [
+                (f"isic/{p.stem}", p, gt / f"{p.stem}_segmentation.png")
+                for p in sorted((isic / "ISIC-2017_Training_Data").glob("*.jpg"))
+            ]
+        )
     if not groups and FIXTURE_IMAGES.is_dir():
-        groups.append([(f"fixture/{p.stem}", p, None) for p in sorted(FIXTURE_IMAGES.glob("*"))
-                       if p.suffix.lower() in (".png", ".jpg", ".jpeg")])
+        groups.append(
+            [
+                (f"fixture/{p.stem}", p, None)
+                for p in sorted(FIXTURE_IMAGES.glob("*"))
+                if p.suffix.lower() in (".png", ".jpg", ".jpeg")
+            ]
+        )
     import random
 
     rng = random.Random(seed)
@@ -358,10 +386,12 @@ def cosine(a, b) -> float:
 
 def run_child(args: list[str], env: dict[str, str] | None = None, timeout: float = 1800) -> dict[str, Any]:
     """Run ``python -m bench.<module> ...`` that prints one JSON line prefixed ``BENCH-JSON `` last."""
-    proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("BENCH-JSON "):
-            return json.loads(line[len("BENCH-JSON "):])
+            return json.loads(line[len("BENCH-JSON ") :])
     raise RuntimeError(f"{' '.join(args)} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
 
 

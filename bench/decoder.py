@@ -29,8 +29,8 @@ def decoder_prompts(n: int, original_size: tuple[int, int], long_side: int, seed
         k = int(rng.integers(1, 4))
         pts = np.stack([rng.uniform(0, w, k), rng.uniform(0, h, k)], axis=1)
         labels = [1.0] + [float(v) for v in rng.integers(0, 2, k - 1)]
-        coords = apply_coords(pts, original_size, long_side).tolist() + [[0.0, 0.0]]
-        prompts.append({"coords": coords, "labels": labels + [-1.0]})
+        coords = [*apply_coords(pts, original_size, long_side).tolist(), [0.0, 0.0]]
+        prompts.append({"coords": coords, "labels": [*labels, -1.0]})
     return prompts
 
 
@@ -114,12 +114,16 @@ def main(argv=None) -> int:
 
     set_threads(args.threads)
     n = args.prompts or (5 if args.tiny else (50 if args.quick else 200))
-    res = Result(NAME, args, "Mask decoder, per prompt (Python: PyTorch and onnxruntime)",
-                 f"{n} random click prompts (1–3 points + padding point, official SAM decoder contract, "
-                 "single mask, logits upsampled to the original image size inside the model, or for the "
-                 "low-res graph by SAM's postprocess_masks in PyTorch after the run, timed with it) on one "
-                 f"real image's student embedding; 5 warm-up prompts; {args.threads} threads; median and p95. "
-                 "PyTorch runs SAM's reference modules.")
+    res = Result(
+        NAME,
+        args,
+        "Mask decoder, per prompt (Python: PyTorch and onnxruntime)",
+        f"{n} random click prompts (1–3 points + padding point, official SAM decoder contract, "
+        "single mask, logits upsampled to the original image size inside the model, or for the "
+        "low-res graph by SAM's postprocess_masks in PyTorch after the run, timed with it) on one "
+        f"real image's student embedding; 5 warm-up prompts; {args.threads} threads; median and p95. "
+        "PyTorch runs SAM's reference modules.",
+    )
     tmp = Path(tempfile.mkdtemp(prefix="kdsam-bench-decoder-"))
     model, onnx_paths, embedding, size, image_name = setup(args.tiny, tmp)
     prompts = decoder_prompts(n, size, model.image_encoder.img_size)

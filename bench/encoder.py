@@ -19,8 +19,12 @@ NAME = "encoder"
 def main(argv=None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--models", nargs="*", help="subset of models")
-    p.add_argument("--add-untimed", nargs="*", metavar="MODEL",
-                   help="complete the existing result file with parameters/FLOPs (no timing) of these models")
+    p.add_argument(
+        "--add-untimed",
+        nargs="*",
+        metavar="MODEL",
+        help="complete the existing result file with parameters/FLOPs (no timing) of these models",
+    )
     args = p.parse_args(argv)
     if args.add_untimed:
         import json
@@ -28,17 +32,25 @@ def main(argv=None) -> int:
         res = Result(NAME, args, "", "")
         previous = json.loads(res.path.read_text())
         res.data = previous
-        add_untimed(res, args.add_untimed, allocator_env(SERVING_MALLOC),
-                    "not timed in this run (time budget); parameters and FLOPs from the meta device")
+        add_untimed(
+            res,
+            args.add_untimed,
+            allocator_env(SERVING_MALLOC),
+            "not timed in this run (time budget); parameters and FLOPs from the meta device",
+        )
         finalize(res, args.tiny)
         res.save(keep_duration=True)
         return 0
-    res = Result(NAME, args, "Image encoders at 1024×1024: size, compute, latency, memory",
-                 "Random weights. Each model in a fresh process: 1 warm-up forward (counted with "
-                 "torch.utils.flop_counter.FlopCounterMode; FLOPs = 2×MACs), then N timed forwards "
-                 "under torch.inference_mode; median latency. Peak memory = the process's max RSS "
-                 "(weights + activations + Python/torch ≈ 0.5 GiB). Matmul peak: best of 5 float32 "
-                 "torch.mm at 2048² and 4096² in a separate process of the same run.")
+    res = Result(
+        NAME,
+        args,
+        "Image encoders at 1024×1024: size, compute, latency, memory",
+        "Random weights. Each model in a fresh process: 1 warm-up forward (counted with "
+        "torch.utils.flop_counter.FlopCounterMode; FLOPs = 2×MACs), then N timed forwards "
+        "under torch.inference_mode; median latency. Peak memory = the process's max RSS "
+        "(weights + activations + Python/torch ≈ 0.5 GiB). Matmul peak: best of 5 float32 "
+        "torch.mm at 2048² and 4096² in a separate process of the same run.",
+    )
     # cheapest first, so a timeout loses the least
     models = args.models or (TINY_SET if args.tiny else ["kdsam", "mobilesam", "sam_vit_b", "sam_vit_l", "sam_vit_h"])
     runs = 1 if args.tiny else (2 if args.quick else 5)
@@ -54,8 +66,20 @@ def main(argv=None) -> int:
     for name in models:
         print(f"bench.encoder: {name}", flush=True)
         try:
-            row = run_child(["-m", "bench._encoder_child", "--model", name, "--runs", str(runs), "--flops",
-                             "--threads", str(args.threads)], env)
+            row = run_child(
+                [
+                    "-m",
+                    "bench._encoder_child",
+                    "--model",
+                    name,
+                    "--runs",
+                    str(runs),
+                    "--flops",
+                    "--threads",
+                    str(args.threads),
+                ],
+                env,
+            )
         except Exception as error:  # keep the other models
             rows.append({"model": name, "label": ENCODERS[name][0], "error": str(error)[-500:]})
             continue
@@ -92,13 +116,17 @@ def finalize(res: Result, tiny: bool = False) -> None:
             r["latency_vs_student"] = round(r["latency"]["median_ms"] / student["latency"]["median_ms"], 2)
         if r.get("cpu_s_per_run") and student.get("cpu_s_per_run"):
             r["cpu_time_vs_student"] = round(r["cpu_s_per_run"] / student["cpu_s_per_run"], 2)
-        r["flops_vs_student"] = round(r["flops"] / student["flops"], 2) if r.get("flops") and student.get("flops") else None
+        r["flops_vs_student"] = (
+            round(r["flops"] / student["flops"], 2) if r.get("flops") and student.get("flops") else None
+        )
         r["params_vs_student"] = round(r["params"] / student["params"], 2)
     if teacher:
-        res["headline"] = {"vit_h_over_kdsam_latency": teacher.get("latency_vs_student"),
-                           "vit_h_over_kdsam_cpu_time": teacher.get("cpu_time_vs_student"),
-                           "vit_h_over_kdsam_flops": teacher.get("flops_vs_student"),
-                           "vit_h_over_kdsam_params": teacher.get("params_vs_student")}
+        res["headline"] = {
+            "vit_h_over_kdsam_latency": teacher.get("latency_vs_student"),
+            "vit_h_over_kdsam_cpu_time": teacher.get("cpu_time_vs_student"),
+            "vit_h_over_kdsam_flops": teacher.get("flops_vs_student"),
+            "vit_h_over_kdsam_params": teacher.get("params_vs_student"),
+        }
 
 
 def add_untimed(res: Result, names: list[str], env, reason: str) -> None:
@@ -128,9 +156,27 @@ def _gpu(args, res, models, env) -> int:
     for name in gpu_models:
         for batch in batches:
             try:
-                row = run_child(["-m", "bench._encoder_child", "--model", name, "--runs", str(max(5, res["runs"])),
-                                 "--warmup", "3", "--batch", str(batch), "--device", "cuda", "--dtype", "bfloat16",
-                                 "--channels-last"] + (["--flops"] if batch == 1 else []), env)
+                row = run_child(
+                    [
+                        "-m",
+                        "bench._encoder_child",
+                        "--model",
+                        name,
+                        "--runs",
+                        str(max(5, res["runs"])),
+                        "--warmup",
+                        "3",
+                        "--batch",
+                        str(batch),
+                        "--device",
+                        "cuda",
+                        "--dtype",
+                        "bfloat16",
+                        "--channels-last",
+                    ]
+                    + (["--flops"] if batch == 1 else []),
+                    env,
+                )
                 row["label"] = ENCODERS[name][0]
             except Exception as error:
                 row = {"model": name, "batch": batch, "label": ENCODERS[name][0], "error": str(error)[-400:]}

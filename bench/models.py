@@ -26,7 +26,7 @@ def build_sam_like(name: str, seed: int = 0) -> nn.Module:
     from kdsam_core.modeling.teachers import build_teacher_sam
 
     torch.manual_seed(seed)
-    label, kind = ENCODERS[name]
+    _label, kind = ENCODERS[name]
     if name == "kdsam":
         return build_kdsam(KDSamConfig(), seed=seed)
     if name == "kdsam_tiny":

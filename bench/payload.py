@@ -30,10 +30,18 @@ def variants(x: np.ndarray) -> dict[str, tuple[int, np.ndarray, str]]:
     return {
         "float32": (x.nbytes, x, "raw float32 (SAM's own)"),
         "float16": (f16.nbytes, f16.astype(np.float32), "raw float16 (current KDEM default)"),
-        "float16+deflate": (len(zlib.compress(f16.tobytes(), 6)), f16.astype(np.float32), "float16, deflate level 6 (e.g. Content-Encoding: gzip)"),
+        "float16+deflate": (
+            len(zlib.compress(f16.tobytes(), 6)),
+            f16.astype(np.float32),
+            "float16, deflate level 6 (e.g. Content-Encoding: gzip)",
+        ),
         "bfloat16": (bf16_bits.astype("<u2").nbytes, bf16, "raw bfloat16 (round to nearest even)"),
         "int8-per-channel": (q.nbytes + side, deq, "uint8 affine per channel (min/max, 256 scales+offsets)"),
-        "int8-per-channel+deflate": (len(zlib.compress(q.tobytes(), 6)) + side, deq, "the int8 payload, deflate level 6"),
+        "int8-per-channel+deflate": (
+            len(zlib.compress(q.tobytes(), 6)) + side,
+            deq,
+            "the int8 payload, deflate level 6",
+        ),
     }
 
 
@@ -49,14 +57,18 @@ def main(argv=None) -> int:
 
     set_threads(args.threads)
     n = args.images or (1 if args.tiny else (3 if args.quick else 8))
-    res = Result(NAME, args, "Embedding payload per image and its effect on masks",
-                 f"Student embeddings (random weights) of {n} real images from ../shared/data; each encoding "
-                 "is decoded back to float32 and fed to the same PyTorch mask decoder with two prompts per "
-                 "image (ground-truth box + centroid point; a single centroid click); IoU of the thresholded "
-                 "mask vs the float32 embedding's mask. Bytes exclude the ~200-byte KDEM header.")
+    res = Result(
+        NAME,
+        args,
+        "Embedding payload per image and its effect on masks",
+        f"Student embeddings (random weights) of {n} real images from ../shared/data; each encoding "
+        "is decoded back to float32 and fed to the same PyTorch mask decoder with two prompts per "
+        "image (ground-truth box + centroid point; a single centroid click); IoU of the thresholded "
+        "mask vs the float32 embedding's mask. Bytes exclude the ~200-byte KDEM header.",
+    )
     model = build_sam_like("kdsam_tiny" if args.tiny else "kdsam").eval()
     per: dict[str, dict] = {}
-    for name, path, mask_path in real_images(n):
+    for _name, path, mask_path in real_images(n):
         image = load_rgb(path)
         prep = prepare_image(image, model.image_encoder.img_size)
         with torch.inference_mode():
@@ -66,25 +78,36 @@ def main(argv=None) -> int:
         ref_box = decode_mask(model, x, prep.original_size, point, box)
         ref_click = _click(model, x, prep.original_size, point)
         for key, (nbytes, decoded, desc) in variants(x).items():
-            row = per.setdefault(key, {"description": desc, "bytes": [], "iou_box": [], "iou_click": [], "max_abs_err": []})
+            row = per.setdefault(
+                key, {"description": desc, "bytes": [], "iou_box": [], "iou_click": [], "max_abs_err": []}
+            )
             row["bytes"].append(nbytes)
             row["iou_box"].append(mask_iou(ref_box, decode_mask(model, decoded, prep.original_size, point, box)))
             row["iou_click"].append(mask_iou(ref_click, _click(model, decoded, prep.original_size, point)))
             row["max_abs_err"].append(float(np.abs(decoded - x).max()))
-    kdem = len(encode_embedding(x, "float16", image_size=list(prep.original_size), input_size=list(prep.input_size), model_version=1))
+    kdem = len(
+        encode_embedding(
+            x, "float16", image_size=list(prep.original_size), input_size=list(prep.input_size), model_version=1
+        )
+    )
     rows = {}
     f32 = float(np.mean(per["float32"]["bytes"]))
     for key, row in per.items():
-        rows[key] = {"description": row["description"], "bytes_mean": int(np.mean(row["bytes"])),
-                     "ratio_vs_float32": round(float(np.mean(row["bytes"])) / f32, 3),
-                     "iou_min": round(min(row["iou_box"] + row["iou_click"]), 4),
-                     "iou_mean": round(float(np.mean(row["iou_box"] + row["iou_click"])), 4),
-                     "max_abs_err": round(max(row["max_abs_err"]), 5)}
+        rows[key] = {
+            "description": row["description"],
+            "bytes_mean": int(np.mean(row["bytes"])),
+            "ratio_vs_float32": round(float(np.mean(row["bytes"])) / f32, 3),
+            "iou_min": round(min(row["iou_box"] + row["iou_click"]), 4),
+            "iou_mean": round(float(np.mean(row["iou_box"] + row["iou_click"])), 4),
+            "max_abs_err": round(max(row["max_abs_err"]), 5),
+        }
     res["rows"] = rows
     res["kdem_float16_total_bytes"] = kdem
     res["images"] = n
-    res.note("Random weights: embeddings of an untrained student have different statistics from trained ones; "
-             "repeat with trained weights before changing the served encoding.")
+    res.note(
+        "Random weights: embeddings of an untrained student have different statistics from trained ones; "
+        "repeat with trained weights before changing the served encoding."
+    )
     res.save()
     return 0
 
@@ -98,10 +121,18 @@ def _click(model, x, original_size, point):
     coords = apply_coords(np.concatenate([point, [[0.0, 0.0]]]), original_size, long_side)
     labels = np.array([1, -1], np.float32)
     with torch.inference_mode():
-        sparse, dense = model.prompt_encoder(points=(torch.as_tensor(coords, dtype=torch.float32)[None], torch.as_tensor(labels)[None]),
-                                             boxes=None, masks=None)
-        low, _ = model.mask_decoder(image_embeddings=torch.as_tensor(x), image_pe=model.prompt_encoder.get_dense_pe(),
-                                    sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False)
+        sparse, dense = model.prompt_encoder(
+            points=(torch.as_tensor(coords, dtype=torch.float32)[None], torch.as_tensor(labels)[None]),
+            boxes=None,
+            masks=None,
+        )
+        low, _ = model.mask_decoder(
+            image_embeddings=torch.as_tensor(x),
+            image_pe=model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )
         masks = model.postprocess_masks(low, preprocess_shape(*original_size, long_side), original_size)
     return (masks[0, 0] > model.mask_threshold).numpy()
 

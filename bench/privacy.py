@@ -60,17 +60,25 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     n = args.runs or (2 if args.tiny else 3 if args.quick else 5)
     thread_counts = [2] if (args.tiny or args.quick) else [2, 1]
-    res = Result(NAME, args, "Privacy mode: student encoder in the browser (onnxruntime-web WASM, headless Chromium)",
-                 f"The app's built encoder worker (TypeScript SAM preprocessing + session.run) on a harness page with "
-                 f"COOP/COEP; a synthetic {IMAGE_SIZE[1]}×{IMAGE_SIZE[0]} RGBA image; 1 warm-up embed, then {n} timed; "
-                 "median of preprocess, session.run and total (message round trip included); session creation time "
-                 "after the download. WebGPU is not measured (headless Chromium with --disable-gpu).")
+    res = Result(
+        NAME,
+        args,
+        "Privacy mode: student encoder in the browser (onnxruntime-web WASM, headless Chromium)",
+        f"The app's built encoder worker (TypeScript SAM preprocessing + session.run) on a harness page with "
+        f"COOP/COEP; a synthetic {IMAGE_SIZE[1]}×{IMAGE_SIZE[0]} RGBA image; 1 warm-up embed, then {n} timed; "
+        "median of preprocess, session.run and total (message round trip included); session creation time "
+        "after the download. WebGPU is not measured (headless Chromium with --disable-gpu).",
+    )
     worker = _encoder_worker()
     missing = [str(x) for x in (Path(CHROMIUM), ORT_WASM_DIR / "ort-wasm-simd-threaded.wasm") if not x.exists()]
     if worker is None:
         missing.append(str(DIST_ASSETS / "encoder.worker-*.js"))
     if missing:
-        res["status"] = "not measured: missing " + ", ".join(missing) + " (make bench builds the frontend; chromium: apt-get install chromium)"
+        res["status"] = (
+            "not measured: missing "
+            + ", ".join(missing)
+            + " (make bench builds the frontend; chromium: apt-get install chromium)"
+        )
         res["rows"] = {}
         res.save()
         return 0
@@ -81,11 +89,17 @@ def main(argv=None) -> int:
     model = build_sam_like("kdsam_tiny" if args.tiny else "kdsam").eval()
     onnx = export_encoder_onnx(model, tmp / "encoder.onnx")
     (tmp / "harness.html").write_text(HARNESS)
-    res["model"] = {"name": "kdsam_tiny" if args.tiny else "kdsam (full-size student, random weights)",
-                    "input": int(model.image_encoder.img_size), "onnx_bytes": onnx.stat().st_size}
+    res["model"] = {
+        "name": "kdsam_tiny" if args.tiny else "kdsam (full-size student, random weights)",
+        "input": int(model.image_encoder.img_size),
+        "onnx_bytes": onnx.stat().st_size,
+    }
     res["image"] = {"size": list(IMAGE_SIZE)}
-    handler = type("Handler", (_Handler,), {"routes": {"/assets/": DIST_ASSETS, "/ort/": ORT_WASM_DIR, "/files/": tmp,
-                                                       "/bench/": tmp}})
+    handler = type(
+        "Handler",
+        (_Handler,),
+        {"routes": {"/assets/": DIST_ASSETS, "/ort/": ORT_WASM_DIR, "/files/": tmp, "/bench/": tmp}},
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -100,8 +114,10 @@ def main(argv=None) -> int:
                 key = f"wasm_{threads}t_fp32"
                 print(f"bench.privacy: {key}", flush=True)
                 page = browser.new_page()
-                page.goto(f"{base}/bench/harness.html?worker={worker.name}&threads={threads}&n={n}&warm=1"
-                          f"&w={IMAGE_SIZE[1]}&h={IMAGE_SIZE[0]}")
+                page.goto(
+                    f"{base}/bench/harness.html?worker={worker.name}&threads={threads}&n={n}&warm=1"
+                    f"&w={IMAGE_SIZE[1]}&h={IMAGE_SIZE[0]}"
+                )
                 page.wait_for_function("window.benchResult !== undefined", timeout=600_000)
                 out = page.evaluate("window.benchResult")
                 page.close()
@@ -109,12 +125,16 @@ def main(argv=None) -> int:
                 if "error" in out:
                     rows[key] = {"label": label, "error": out["error"][:600]}
                     continue
-                rows[key] = {"label": label, "threads": out["info"]["numThreads"], "backend": out["info"]["backend"],
-                             "cross_origin_isolated": out["crossOriginIsolated"],
-                             "session_create_ms": round(out["info"]["sessionMs"], 1),
-                             "preprocess": summarize([r["pre"] / 1000.0 for r in out["runs"]]),
-                             "run": summarize([r["run"] / 1000.0 for r in out["runs"]]),
-                             "total": summarize([r["total"] / 1000.0 for r in out["runs"]])}
+                rows[key] = {
+                    "label": label,
+                    "threads": out["info"]["numThreads"],
+                    "backend": out["info"]["backend"],
+                    "cross_origin_isolated": out["crossOriginIsolated"],
+                    "session_create_ms": round(out["info"]["sessionMs"], 1),
+                    "preprocess": summarize([r["pre"] / 1000.0 for r in out["runs"]]),
+                    "run": summarize([r["run"] / 1000.0 for r in out["runs"]]),
+                    "total": summarize([r["total"] / 1000.0 for r in out["runs"]]),
+                }
             browser.close()
     finally:
         server.shutdown()

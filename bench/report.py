@@ -1,12 +1,14 @@
 """Regenerate BENCHMARKS.md and its plots from bench/results/*.json (no measurement here).
 
-    python -m bench.report [--results bench/results] [--output BENCHMARKS.md]
+python -m bench.report [--results bench/results] [--output BENCHMARKS.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import operator
 import sys
 from pathlib import Path
 
@@ -48,10 +50,12 @@ def _meta(d: dict) -> str:
     versions = ", ".join(f"{k} {v[k]}" for k in ("torch", "onnxruntime", "onnxruntime-web") if k in v)
     load = mach.get("load_average_at_start", ["?"])[0], mach.get("load_average_at_end", ["?"])[0]
     flags = (" · **--quick**" if m.get("quick") else "") + (" · **--tiny**" if m.get("tiny") else "")
-    return (f"<sub>Measured {m['date']} · {mach['cpu']}, {mach['logical_cores']} logical cores, {mach['memory_gib']} GiB · "
-            f"{mach['threads']} threads · {mach['device']} · allocator {mach['allocator']} · {versions} · git {m['git']} · "
-            f"load average {load[0]} → {load[1]} · took {m.get('duration_s', '?')} s{flags} · "
-            f"`{m['command']}`</sub>")
+    return (
+        f"<sub>Measured {m['date']} · {mach['cpu']}, {mach['logical_cores']} logical cores, {mach['memory_gib']} GiB · "
+        f"{mach['threads']} threads · {mach['device']} · allocator {mach['allocator']} · {versions} · git {m['git']} · "
+        f"load average {load[0]} → {load[1]} · took {m.get('duration_s', '?')} s{flags} · "
+        f"`{m['command']}`</sub>"
+    )
 
 
 def _section(title: str, d: dict | None, body, missing: str = "") -> str:
@@ -83,47 +87,95 @@ def _encoder(d: dict) -> str:
             rows.append([r["label"], "error", "", "", "", "", "", "", "", ""])
             continue
         if "latency" not in r:
-            rows.append([r["label"], f"{r['params'] / 1e6:.1f} M", f"{r['flops'] / 1e9:.0f}" if r.get("flops") else "—",
-                         "**not timed**³", "—", "—", "—", "—", "—", "—"])
+            rows.append(
+                [
+                    r["label"],
+                    f"{r['params'] / 1e6:.1f} M",
+                    f"{r['flops'] / 1e9:.0f}" if r.get("flops") else "—",
+                    "**not timed**³",
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                ]
+            )
             continue
-        rows.append([r["label"], f"{r['params'] / 1e6:.1f} M", f"{r['flops'] / 1e9:.0f}" if r.get("flops") else "—",
-                     _ms(r["latency"]["median_ms"]), f"{r.get('latency_vs_student', '—')}×",
-                     f"{r['peak_rss_mib'] / 1024:.2f} GiB", _num(r.get("gflops_per_s"), 1),
-                     f"{100 * r['fraction_of_matmul_peak']:.0f} %" if r.get("fraction_of_matmul_peak") is not None else "—",
-                     _num(r.get("cpu_utilisation")),
-                     _ms(1000 * r["cpu_s_per_run"] / r["threads"]) if r.get("cpu_s_per_run") else "—"])
+        rows.append(
+            [
+                r["label"],
+                f"{r['params'] / 1e6:.1f} M",
+                f"{r['flops'] / 1e9:.0f}" if r.get("flops") else "—",
+                _ms(r["latency"]["median_ms"]),
+                f"{r.get('latency_vs_student', '—')}×",
+                f"{r['peak_rss_mib'] / 1024:.2f} GiB",
+                _num(r.get("gflops_per_s"), 1),
+                f"{100 * r['fraction_of_matmul_peak']:.0f} %" if r.get("fraction_of_matmul_peak") is not None else "—",
+                _num(r.get("cpu_utilisation")),
+                _ms(1000 * r["cpu_s_per_run"] / r["threads"]) if r.get("cpu_s_per_run") else "—",
+            ]
+        )
     h = d.get("headline") or {}
     text = []
     if h and h.get("vit_h_over_kdsam_latency"):
-        text.append(f"**Headline: SAM ViT-H takes {h['vit_h_over_kdsam_latency']}× the KD-SAM student's time per image "
-                    f"({h['vit_h_over_kdsam_flops']}× the FLOPs, {h['vit_h_over_kdsam_params']}× the parameters), "
-                    "measured in the same run.**")
+        text.append(
+            f"**Headline: SAM ViT-H takes {h['vit_h_over_kdsam_latency']}× the KD-SAM student's time per image "
+            f"({h['vit_h_over_kdsam_flops']}× the FLOPs, {h['vit_h_over_kdsam_params']}× the parameters), "
+            "measured in the same run.**"
+        )
         text.append("")
     elif h:
-        text.append(f"**Headline: SAM ViT-H needs {h['vit_h_over_kdsam_flops']}× the KD-SAM student's FLOPs and has "
-                    f"{h['vit_h_over_kdsam_params']}× its parameters; its latency was not measured in this run** "
-                    "(see ³).")
+        text.append(
+            f"**Headline: SAM ViT-H needs {h['vit_h_over_kdsam_flops']}× the KD-SAM student's FLOPs and has "
+            f"{h['vit_h_over_kdsam_params']}× its parameters; its latency was not measured in this run** "
+            "(see ³)."
+        )
         text.append("")
-    text.append(_table(["encoder (1024×1024, batch 1)", "parameters", "GFLOPs", f"median latency ({d.get('runs')} runs)",
-                        "× student", "peak RSS", "achieved GFLOP/s", "of matmul peak", "CPU share¹", "CPU time / threads²"], rows))
-    text += ["", "¹ CPU time of the timed forwards / (wall time × threads): 1.00 means the process had its "
-             "threads' cores to itself; lower means other processes took CPU time and the latency is inflated "
-             "by that factor (the ratios between models are affected only if the share differed).",
-             "² CPU time per forward divided by the thread count: what the latency would be with the cores "
-             "to itself (an estimate; it includes any spin-waiting of the thread pool)."]
+    text.append(
+        _table(
+            [
+                "encoder (1024×1024, batch 1)",
+                "parameters",
+                "GFLOPs",
+                f"median latency ({d.get('runs')} runs)",
+                "× student",
+                "peak RSS",
+                "achieved GFLOP/s",
+                "of matmul peak",
+                "CPU share¹",
+                "CPU time / threads²",
+            ],
+            rows,
+        )
+    )
+    text += [
+        "",
+        "¹ CPU time of the timed forwards / (wall time × threads): 1.00 means the process had its "
+        "threads' cores to itself; lower means other processes took CPU time and the latency is inflated "
+        "by that factor (the ratios between models are affected only if the share differed).",
+        "² CPU time per forward divided by the thread count: what the latency would be with the cores "
+        "to itself (an estimate; it includes any spin-waiting of the thread pool).",
+    ]
     untimed = [r for r in d["models"] if "latency" not in r and "error" not in r]
     if untimed:
-        text += ["", "³ " + "; ".join(f"{r['label']}: {r.get('untimed', 'not timed')}" for r in untimed) + ". "
-                 "Run `python -m bench.run_all --only encoder` to time it."]
+        text += [
+            "",
+            "³ " + "; ".join(f"{r['label']}: {r.get('untimed', 'not timed')}" for r in untimed) + ". "
+            "Run `python -m bench.run_all --only encoder` to time it.",
+        ]
     by = {r["model"]: r for r in d["models"] if r.get("cpu_s_per_run")}
     if "sam_vit_h" in by and "kdsam" in by:
         ratio = by["sam_vit_h"]["cpu_s_per_run"] / by["kdsam"]["cpu_s_per_run"]
         text += ["", f"By CPU time per forward (insensitive to other load), ViT-H / KD-SAM = **{ratio:.1f}×**."]
     if peak:
         sizes = ", ".join(f"{k}²: {v['best_gflops']}" for k, v in d["matmul_peak"]["sizes"].items())
-        text += ["", f"Matmul peak (float32, same run): **{peak} GFLOP/s** ({sizes}). The \"limit\" column compares "
-                 "each encoder's achieved rate with it: close to 100 % means the encoder is compute-bound at the "
-                 "machine's dense-matmul speed; the rest is memory traffic, layout changes and small ops."]
+        text += [
+            "",
+            f'Matmul peak (float32, same run): **{peak} GFLOP/s** ({sizes}). The "limit" column compares '
+            "each encoder's achieved rate with it: close to 100 % means the encoder is compute-bound at the "
+            "machine's dense-matmul speed; the rest is memory traffic, layout changes and small ops.",
+        ]
     text += ["", f"![encoder latency and FLOPs]({PLOTS}/encoder.png)"]
     return "\n".join(text)
 
@@ -134,8 +186,15 @@ def _encoder_gpu(d: dict) -> str:
         if "error" in r:
             rows.append([r["label"], r["batch"], "error: " + r["error"][:80], "", ""])
         else:
-            rows.append([r["label"], r["batch"], _num(r.get("images_per_s"), 1), _ms(r["latency"]["median_ms"]),
-                         f"{r.get('peak_cuda_mib', 0) / 1024:.1f} GiB"])
+            rows.append(
+                [
+                    r["label"],
+                    r["batch"],
+                    _num(r.get("images_per_s"), 1),
+                    _ms(r["latency"]["median_ms"]),
+                    f"{r.get('peak_cuda_mib', 0) / 1024:.1f} GiB",
+                ]
+            )
     return _table(["encoder (bf16, channels_last)", "batch", "images/s", "median per batch", "peak CUDA memory"], rows)
 
 
@@ -145,21 +204,50 @@ def _allocator(d: dict) -> str:
         if "error" in r:
             rows.append([r["label"], r["allocator"], "error", "", "", "", "", ""])
             continue
-        rows.append([r["label"], r["allocator"] + (" (serving)" if r["allocator"] == SERVING_MALLOC else ""),
-                     _ms(r["latency"]["median_ms"]), f"{r.get('speedup_vs_default', '—')}×",
-                     f"{r['minor_faults_per_run']:,}", _ms(1000 * r["cpu_s_per_run"]) if r.get("cpu_s_per_run") else "—",
-                     f"{r['peak_rss_mib'] / 1024:.2f} GiB", _num(r.get("cpu_utilisation"))])
-    cfg = "; ".join(f"**{k}**: " + (" ".join(f"`{a}={b}`" for a, b in v.items()) or "no variables")
-                    for k, v in d["configs"].items())
-    return "\n".join([_table(["encoder", "allocator", "median latency", "speed-up vs default", "minor page faults / forward",
-                              "CPU time / forward (both threads)", "peak RSS", "CPU share"], rows), "",
-                      "Under load the latency columns mostly measure the other processes (see CPU share); page faults "
-                      "and CPU time per forward do not depend on them, and decide the serving choice.", "", "Configurations: " + cfg + ".", "",
-                      f"The Celery worker started by `python -m webapp.run` uses **{SERVING_MALLOC}**, the configuration with the "
-                      "fewest page faults and least CPU time per forward (set in "
-                      "`webapp/run.py`, environment variables only, nothing to install; also in `deploy/Dockerfile`). "
-                      "An explicitly set `MALLOC_*` variable or `LD_PRELOAD` in the environment wins.", "",
-                      f"![allocator]({PLOTS}/allocator.png)"])
+        rows.append(
+            [
+                r["label"],
+                r["allocator"] + (" (serving)" if r["allocator"] == SERVING_MALLOC else ""),
+                _ms(r["latency"]["median_ms"]),
+                f"{r.get('speedup_vs_default', '—')}×",
+                f"{r['minor_faults_per_run']:,}",
+                _ms(1000 * r["cpu_s_per_run"]) if r.get("cpu_s_per_run") else "—",
+                f"{r['peak_rss_mib'] / 1024:.2f} GiB",
+                _num(r.get("cpu_utilisation")),
+            ]
+        )
+    cfg = "; ".join(
+        f"**{k}**: " + (" ".join(f"`{a}={b}`" for a, b in v.items()) or "no variables") for k, v in d["configs"].items()
+    )
+    return "\n".join(
+        [
+            _table(
+                [
+                    "encoder",
+                    "allocator",
+                    "median latency",
+                    "speed-up vs default",
+                    "minor page faults / forward",
+                    "CPU time / forward (both threads)",
+                    "peak RSS",
+                    "CPU share",
+                ],
+                rows,
+            ),
+            "",
+            "Under load the latency columns mostly measure the other processes (see CPU share); page faults "
+            "and CPU time per forward do not depend on them, and decide the serving choice.",
+            "",
+            "Configurations: " + cfg + ".",
+            "",
+            f"The Celery worker started by `python -m webapp.run` uses **{SERVING_MALLOC}**, the configuration with the "
+            "fewest page faults and least CPU time per forward (set in "
+            "`webapp/run.py`, environment variables only, nothing to install; also in `deploy/Dockerfile`). "
+            "An explicitly set `MALLOC_*` variable or `LD_PRELOAD` in the environment wins.",
+            "",
+            f"![allocator]({PLOTS}/allocator.png)",
+        ]
+    )
 
 
 def _serving(d: dict) -> str:
@@ -169,17 +257,38 @@ def _serving(d: dict) -> str:
             rows.append([r["label"], r.get("skipped") or ("error: " + r.get("error", "")[:100]), "", "", "", ""])
             continue
         mark = " **(default)**" if key == d["recommended_default"]["path"] else ""
-        rows.append([r["label"] + mark, _ms(r["latency"]["median_ms"]), f"{r['speedup_vs_eager']}×",
-                     f"{r['cosine_min']:.5f}", f"{r['mask_iou_min']:.4f} / {r['mask_iou_mean']:.4f}",
-                     f"{r['setup_s']} s" if r.get("setup_s") else "—"])
+        rows.append(
+            [
+                r["label"] + mark,
+                _ms(r["latency"]["median_ms"]),
+                f"{r['speedup_vs_eager']}×",
+                f"{r['cosine_min']:.5f}",
+                f"{r['mask_iou_min']:.4f} / {r['mask_iou_mean']:.4f}",
+                f"{r['setup_s']} s" if r.get("setup_s") else "—",
+            ]
+        )
     rec = d["recommended_default"]
-    return "\n".join([_table(["student serving path (CPU)", "median latency", "speed-up vs eager", "embedding cosine (min)",
-                              "mask IoU vs fp32 (min / mean)", "one-off setup"], rows), "",
-                      f"Images: {len(d.get('images', []))} real images ({', '.join(d.get('images', [])[:6])}). "
-                      f"**Recommended default CPU serving path: {rec['label']}** ({rec['rule']}). The worker "
-                      "applies the same rule at startup (`KDSAM_ENCODER_BACKEND=auto`, "
-                      "`webapp.registry.services.cpu_serving_backend`): bf16 + channels_last where the CPU "
-                      "has native bf16, onnxruntime fp32 elsewhere."])
+    return "\n".join(
+        [
+            _table(
+                [
+                    "student serving path (CPU)",
+                    "median latency",
+                    "speed-up vs eager",
+                    "embedding cosine (min)",
+                    "mask IoU vs fp32 (min / mean)",
+                    "one-off setup",
+                ],
+                rows,
+            ),
+            "",
+            f"Images: {len(d.get('images', []))} real images ({', '.join(d.get('images', [])[:6])}). "
+            f"**Recommended default CPU serving path: {rec['label']}** ({rec['rule']}). The worker "
+            "applies the same rule at startup (`KDSAM_ENCODER_BACKEND=auto`, "
+            "`webapp.registry.services.cpu_serving_backend`): bf16 + channels_last where the CPU "
+            "has native bf16, onnxruntime fp32 elsewhere.",
+        ]
+    )
 
 
 def _decoder(d: dict | None, b: dict | None, peak_gflops: float | None = None) -> str:
@@ -190,99 +299,214 @@ def _decoder(d: dict | None, b: dict | None, peak_gflops: float | None = None) -
         for r in src["rows"].values():
             if "latency" in r:
                 run_only = _ms(r["run_only"]["median_ms"]) if "run_only" in r else "—"
-                rows.append([r["label"], _ms(r["latency"]["median_ms"]), _ms(r["latency"]["p95_ms"]), run_only,
-                             r["latency"]["n"]])
+                rows.append(
+                    [
+                        r["label"],
+                        _ms(r["latency"]["median_ms"]),
+                        _ms(r["latency"]["p95_ms"]),
+                        run_only,
+                        r["latency"]["n"],
+                    ]
+                )
             else:
                 rows.append([r["label"], "error", r.get("error", "")[:80], "", ""])
     src = d or b
     text = [_table(["decoder (per prompt)", "median", "p95", "of which session.run (median)", "prompts"], rows)]
     if src:
         sizes = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in src["onnx_bytes"].items())
-        text += ["", f"Image: {src['image']['name']} ({src['image']['size'][1]}×{src['image']['size'][0]}); decoder ONNX: {sizes}."]
+        text += [
+            "",
+            f"Image: {src['image']['name']} ({src['image']['size'][1]}×{src['image']['size'][0]}); decoder ONNX: {sizes}.",
+        ]
     if d and d.get("gflops"):
         g = d["gflops"]
-        line = (f"FLOPs per click (1 point + padding, 4 masks): SAM reference decoder **{g['reference']} GFLOPs**, "
-                f"fast decoder (kdsam_core/export/fast_decoder.py: reassociated cross-attention, channels-last "
-                f"upscaling) **{g['fast']} GFLOPs**.")
+        line = (
+            f"FLOPs per click (1 point + padding, 4 masks): SAM reference decoder **{g['reference']} GFLOPs**, "
+            f"fast decoder (kdsam_core/export/fast_decoder.py: reassociated cross-attention, channels-last "
+            f"upscaling) **{g['fast']} GFLOPs**."
+        )
         if peak_gflops:
-            line += (f" At this machine's measured float32 matmul peak ({peak_gflops} GFLOP/s, encoder table) the fast "
-                     f"decoder cannot run in less than **{1000 * g['fast'] / peak_gflops:.0f} ms** per prompt with these "
-                     f"threads, whatever the runtime: a ≤ 20 ms fp32 target needs ≥ {g['fast'] / 0.020:.0f} GFLOP/s.")
+            line += (
+                f" At this machine's measured float32 matmul peak ({peak_gflops} GFLOP/s, encoder table) the fast "
+                f"decoder cannot run in less than **{1000 * g['fast'] / peak_gflops:.0f} ms** per prompt with these "
+                f"threads, whatever the runtime: a ≤ 20 ms fp32 target needs ≥ {g['fast'] / 0.020:.0f} GFLOP/s."
+            )
         text += [line]
     wasm = (b or {}).get("wasm_matmul_peak") if b and not b.get("status") else None
     if wasm:
-        parts = [f"{v['threads']} thread{'s' if v['threads'] > 1 else ''}: **{v['peak_gflops']} GFLOP/s**"
-                 for v in wasm.values() if v.get("peak_gflops")]
-        line = ("onnxruntime-web WASM float32 ceiling in the same browser (MatMul-only graphs, best run): "
-                + ", ".join(parts) + ".")
+        parts = [
+            f"{v['threads']} thread{'s' if v['threads'] > 1 else ''}: **{v['peak_gflops']} GFLOP/s**"
+            for v in wasm.values()
+            if v.get("peak_gflops")
+        ]
+        line = (
+            "onnxruntime-web WASM float32 ceiling in the same browser (MatMul-only graphs, best run): "
+            + ", ".join(parts)
+            + "."
+        )
         best = max((v["peak_gflops"] for v in wasm.values() if v.get("peak_gflops")), default=None)
         if best and d and d.get("gflops"):
             g = d["gflops"]
-            line += (f" At that rate the fast graph's {g['fast']} GFLOPs take at least **{1000 * g['fast'] / best:.0f} ms** "
-                     f"in this browser, the reference graph's {g['reference']} GFLOPs {1000 * g['reference'] / best:.0f} ms; "
-                     f"≤ 20 ms would need {g['fast'] / 0.020:.0f} GFLOP/s, {g['fast'] / 0.020 / best:.1f}× this ceiling.")
+            line += (
+                f" At that rate the fast graph's {g['fast']} GFLOPs take at least **{1000 * g['fast'] / best:.0f} ms** "
+                f"in this browser, the reference graph's {g['reference']} GFLOPs {1000 * g['reference'] / best:.0f} ms; "
+                f"≤ 20 ms would need {g['fast'] / 0.020:.0f} GFLOP/s, {g['fast'] / 0.020 / best:.1f}× this ceiling."
+            )
         text += [line]
     if b and not b.get("status"):
-        text += [f"Browser: Chromium {b['browser']['chromium']}, navigator.hardwareConcurrency = "
-                 f"{b['browser']['hardware_concurrency']}; session creation "
-                 + ", ".join(f"{k} {v.get('session_create_ms', '?')} ms" for k, v in b["rows"].items()) + "."]
+        text += [
+            f"Browser: Chromium {b['browser']['chromium']}, navigator.hardwareConcurrency = "
+            f"{b['browser']['hardware_concurrency']}; session creation "
+            + ", ".join(f"{k} {v.get('session_create_ms', '?')} ms" for k, v in b["rows"].items())
+            + "."
+        ]
     text += ["", f"![decoder latency]({PLOTS}/decoder.png)"]
     return "\n".join(text)
 
 
 def _payload(d: dict) -> str:
-    rows = [[k, r["description"], f"{r['bytes_mean'] / 1024:.0f} KiB", f"{r['ratio_vs_float32']:.3f}",
-             f"{r['iou_min']:.4f} / {r['iou_mean']:.4f}", _num(r["max_abs_err"], 4)] for k, r in d["rows"].items()]
-    return "\n".join([_table(["encoding", "what", "bytes / image", "vs float32", "mask IoU vs float32 (min / mean)",
-                              "max abs error"], rows), "",
-                      f"The served KDEM file (float16) is {d['kdem_float16_total_bytes']:,} bytes including its header."])
+    rows = [
+        [
+            k,
+            r["description"],
+            f"{r['bytes_mean'] / 1024:.0f} KiB",
+            f"{r['ratio_vs_float32']:.3f}",
+            f"{r['iou_min']:.4f} / {r['iou_mean']:.4f}",
+            _num(r["max_abs_err"], 4),
+        ]
+        for k, r in d["rows"].items()
+    ]
+    return "\n".join(
+        [
+            _table(
+                [
+                    "encoding",
+                    "what",
+                    "bytes / image",
+                    "vs float32",
+                    "mask IoU vs float32 (min / mean)",
+                    "max abs error",
+                ],
+                rows,
+            ),
+            "",
+            f"The served KDEM file (float16) is {d['kdem_float16_total_bytes']:,} bytes including its header.",
+        ]
+    )
 
 
 def _server(d: dict) -> str:
     rows = []
     for r in d["rows"].values():
         phases = {k: v for k, v in r.items() if isinstance(v, dict) and k != "total_s"}
-        parts = [f"{k.removesuffix('_s').replace('_', ' ')} {_ms(v['median_ms'])}" for k, v in phases.items()
-                 if not k.startswith("automation_")]
+        parts = [
+            f"{k.removesuffix('_s').replace('_', ' ')} {_ms(v['median_ms'])}"
+            for k, v in phases.items()
+            if not k.startswith("automation_")
+        ]
         wall = phases.get("automation_wall_s")
-        rows.append([r["label"], _ms(r["total_s"]["median_ms"]), _ms(r["total_s"]["max_ms"]), r["runs"], "; ".join(parts),
-                     _ms(wall["median_ms"]) if wall else "—"])
-    return _table(["path", "median time to first mask (in page)", "max", "runs", "phases (medians)",
-                   "automation wall time (median)"], rows)
+        rows.append(
+            [
+                r["label"],
+                _ms(r["total_s"]["median_ms"]),
+                _ms(r["total_s"]["max_ms"]),
+                r["runs"],
+                "; ".join(parts),
+                _ms(wall["median_ms"]) if wall else "—",
+            ]
+        )
+    return _table(
+        [
+            "path",
+            "median time to first mask (in page)",
+            "max",
+            "runs",
+            "phases (medians)",
+            "automation wall time (median)",
+        ],
+        rows,
+    )
 
 
 def _api_load(d: dict) -> str:
     rows = []
     for lv in d["levels"]:
         lat = lv["latency"]
-        rows.append([lv["users"], lv["requests_per_s"], lv["flows_per_s"],
-                     f"{_ms(lat['flow']['median_ms'])} / {_ms(lat['flow']['p99_ms'])}" if "flow" in lat else "—",
-                     f"{_ms(lat['embedding']['median_ms'])} / {_ms(lat['embedding']['p99_ms'])}" if "embedding" in lat else "—",
-                     f"{_ms(lat['save_mask']['median_ms'])} / {_ms(lat['save_mask']['p99_ms'])}" if "save_mask" in lat else "—",
-                     lv["error_count"] if not lv["errors"] else f"{lv['error_count']} ({', '.join(f'{k}×{v}' for k, v in lv['errors'].items())})"])
+        rows.append(
+            [
+                lv["users"],
+                lv["requests_per_s"],
+                lv["flows_per_s"],
+                f"{_ms(lat['flow']['median_ms'])} / {_ms(lat['flow']['p99_ms'])}" if "flow" in lat else "—",
+                f"{_ms(lat['embedding']['median_ms'])} / {_ms(lat['embedding']['p99_ms'])}"
+                if "embedding" in lat
+                else "—",
+                f"{_ms(lat['save_mask']['median_ms'])} / {_ms(lat['save_mask']['p99_ms'])}"
+                if "save_mask" in lat
+                else "—",
+                lv["error_count"]
+                if not lv["errors"]
+                else f"{lv['error_count']} ({', '.join(f'{k}×{v}' for k, v in lv['errors'].items())})",
+            ]
+        )
     b = d.get("upload_burst", {})
-    text = [_table(["clinicians", "requests/s", "flows/s", "flow p50 / p99", "embedding GET p50 / p99",
-                    "save mask p50 / p99", "errors"], rows)]
+    text = [
+        _table(
+            [
+                "clinicians",
+                "requests/s",
+                "flows/s",
+                "flow p50 / p99",
+                "embedding GET p50 / p99",
+                "save mask p50 / p99",
+                "errors",
+            ],
+            rows,
+        )
+    ]
     if b:
-        text += ["", f"Upload burst: {b['uploads']} concurrent uploads of new images → {b['accepted']} accepted (201), "
-                 f"{len(b['failed'])} failed; queue positions reported: {b['queue_positions_seen']}; states right after "
-                 f"upload: {', '.join(b['states'])}; upload p50 {_ms(b['upload_latency']['median_ms'])}."]
+        text += [
+            "",
+            f"Upload burst: {b['uploads']} concurrent uploads of new images → {b['accepted']} accepted (201), "
+            f"{len(b['failed'])} failed; queue positions reported: {b['queue_positions_seen']}; states right after "
+            f"upload: {', '.join(b['states'])}; upload p50 {_ms(b['upload_latency']['median_ms'])}.",
+        ]
     text += ["", f"![API load]({PLOTS}/api_load.png)"]
     return "\n".join(text)
 
 
 def _training(d: dict) -> str:
     ft, ds = d["finetune"], d["distill"]
-    rows = [["fine-tuning, embeddings recomputed every epoch", _num(ft["recompute"]["images_per_s"], 3), "1.00×"],
-            ["fine-tuning, embeddings cached on disk", _num(ft["cached"]["images_per_s"], 3), f"{ft['speedup_cached']}×"]]
+    rows = [
+        ["fine-tuning, embeddings recomputed every epoch", _num(ft["recompute"]["images_per_s"], 3), "1.00×"],
+        ["fine-tuning, embeddings cached on disk", _num(ft["cached"]["images_per_s"], 3), f"{ft['speedup_cached']}×"],
+    ]
     text = [_table(["decoder fine-tuning (CPU)", "images/s", "vs recompute"], rows), ""]
-    drows = [[label.replace("_", " "), r["wall_s"], r.get("teacher_cache_s"), ", ".join(f"{e:.1f}" for e in r["epoch_s"]),
-              f"{r['cache']['hits']}/{r['cache']['hits'] + r['cache']['misses']}"]
-             for label, r in ds.items() if isinstance(r, dict)]
-    text += [_table([f"distillation, teacher {ds['teacher']}, {len(d.get('images', []))} images", "run wall time (s)",
-                     "teacher embeddings done at (s)", "epoch times (s; first includes the teacher pass)",
-                     "cache hits"], drows), "",
-             f"First epoch / later epochs (cold cache): **{ds.get('first_over_later_epochs')}×**."]
+    drows = [
+        [
+            label.replace("_", " "),
+            r["wall_s"],
+            r.get("teacher_cache_s"),
+            ", ".join(f"{e:.1f}" for e in r["epoch_s"]),
+            f"{r['cache']['hits']}/{r['cache']['hits'] + r['cache']['misses']}",
+        ]
+        for label, r in ds.items()
+        if isinstance(r, dict)
+    ]
+    text += [
+        _table(
+            [
+                f"distillation, teacher {ds['teacher']}, {len(d.get('images', []))} images",
+                "run wall time (s)",
+                "teacher embeddings done at (s)",
+                "epoch times (s; first includes the teacher pass)",
+                "cache hits",
+            ],
+            drows,
+        ),
+        "",
+        f"First epoch / later epochs (cold cache): **{ds.get('first_over_later_epochs')}×**.",
+    ]
     return "\n".join(text)
 
 
@@ -296,11 +520,23 @@ def _privacy(d: dict) -> str:
         if "error" in r:
             rows.append([r["label"], "error: " + r["error"][:80], "", "", "", ""])
             continue
-        rows.append([r["label"], _ms(r["preprocess"]["median_ms"]), _ms(r["run"]["median_ms"]), _ms(r["total"]["median_ms"]),
-                     _ms(r["session_create_ms"]), str(r.get("cross_origin_isolated"))])
+        rows.append(
+            [
+                r["label"],
+                _ms(r["preprocess"]["median_ms"]),
+                _ms(r["run"]["median_ms"]),
+                _ms(r["total"]["median_ms"]),
+                _ms(r["session_create_ms"]),
+                str(r.get("cross_origin_isolated")),
+            ]
+        )
     model = d.get("model", {})
     size = f"ONNX {model.get('onnx_bytes', 0) / 1e6:.1f} MB ({model.get('name', '')}, input {model.get('input', '')}²)"
-    return size + "\n\n" + _table(["backend", "preprocess (TS)", "session.run", "total per image", "session creation", "isolated"], rows)
+    return (
+        size
+        + "\n\n"
+        + _table(["backend", "preprocess (TS)", "session.run", "total per image", "session creation", "isolated"], rows)
+    )
 
 
 def plots(results: Path) -> list[str]:
@@ -362,7 +598,11 @@ def plots(results: Path) -> list[str]:
     for name in ("decoder", "decoder_browser"):
         d = _load(results, name)
         if d and not d.get("status"):
-            rows += [(r["label"], r["latency"]["median_ms"], r["latency"]["p95_ms"]) for r in d["rows"].values() if "latency" in r]
+            rows += [
+                (r["label"], r["latency"]["median_ms"], r["latency"]["p95_ms"])
+                for r in d["rows"].values()
+                if "latency" in r
+            ]
     if rows:
         fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.2))
         labels = [r[0] for r in rows]
@@ -426,11 +666,16 @@ def _suite_time(results: Path) -> str:
     if not d:
         return "its end-to-end time is recorded in bench/results/suite.json by a full run"
     load = d.get("load_average_1min", {})
-    return (f"the last full CPU suite took **{d['seconds'] / 60:.1f} minutes** end to end on this machine, "
-            f"{d['finished'][:16].replace('T', ' ')} UTC, load average {load.get('start', '?')} → {load.get('end', '?')}"
-            + ("" if not d.get("failed") else f"; failed: {', '.join(d['failed'])}")
-            + ("" if not d.get("per_benchmark_s") else " — " + ", ".join(
-                f"{k} {v / 60:.1f}" for k, v in d["per_benchmark_s"].items()) + " min"))
+    return (
+        f"the last full CPU suite took **{d['seconds'] / 60:.1f} minutes** end to end on this machine, "
+        f"{d['finished'][:16].replace('T', ' ')} UTC, load average {load.get('start', '?')} → {load.get('end', '?')}"
+        + ("" if not d.get("failed") else f"; failed: {', '.join(d['failed'])}")
+        + (
+            ""
+            if not d.get("per_benchmark_s")
+            else " — " + ", ".join(f"{k} {v / 60:.1f}" for k, v in d["per_benchmark_s"].items()) + " min"
+        )
+    )
 
 
 def _status(results: Path) -> str:
@@ -446,10 +691,18 @@ def _status(results: Path) -> str:
         load = m["machine"].get("load_average_at_start", [None])[0], m["machine"].get("load_average_at_end", [None])[0]
         flags = ", ".join(f for f, on in (("--quick", m.get("quick")), ("--tiny", m.get("tiny"))) if on) or "full"
         rows.append([f"`{name}`", m["date"], f"{m.get('duration_s', '?')} s", f"{load[0]} → {load[1]}", flags])
-    return "\n".join(["## This run", "", _table(["benchmark", "measured (UTC)", "took", "load average (1 min)", "size"], rows),
-                      "", f"Load average above {_load_cores(results)} (the core count) means other processes competed "
-                      "for the cores: absolute latencies are then inflated, and ratios are trustworthy only where "
-                      "the CPU share columns are similar.", ""])
+    return "\n".join(
+        [
+            "## This run",
+            "",
+            _table(["benchmark", "measured (UTC)", "took", "load average (1 min)", "size"], rows),
+            "",
+            f"Load average above {_load_cores(results)} (the core count) means other processes competed "
+            "for the cores: absolute latencies are then inflated, and ratios are trustworthy only where "
+            "the CPU share columns are similar.",
+            "",
+        ]
+    )
 
 
 def _load_cores(results: Path) -> int:
@@ -471,7 +724,7 @@ def render(results: Path) -> str:
     if dec or brow:
         merged = dict(dec or brow)
         merged["method"] = " ".join(x["method"] for x in (dec, brow) if x)
-        merged["notes"] = sum((x.get("notes", []) for x in (dec, brow) if x), [])
+        merged["notes"] = functools.reduce(operator.iadd, (x.get("notes", []) for x in (dec, brow) if x), [])
         if brow and brow.get("status"):
             merged["notes"] = merged["notes"] + [f"Browser: {brow['status']}"]
         merged.pop("status", None)
@@ -484,10 +737,19 @@ def render(results: Path) -> str:
     else:
         parts.append(_section("Mask decoder per prompt: Python and browser", None, None))
     parts.append(_section("Embedding payload per image", _load(results, "payload"), _payload, " --only payload"))
-    parts.append(_section("Upload → first mask, reopen → first mask (real server + UI)", _load(results, "server"), _server, " --only server"))
+    parts.append(
+        _section(
+            "Upload → first mask, reopen → first mask (real server + UI)",
+            _load(results, "server"),
+            _server,
+            " --only server",
+        )
+    )
     parts.append(_section("API under load", _load(results, "api_load"), _api_load, " --only api_load"))
     parts.append(_section("Training throughput (CPU)", _load(results, "training"), _training, " --only training"))
-    parts.append(_section("Privacy mode: student encoder in the browser", _load(results, "privacy"), _privacy, " --only privacy"))
+    parts.append(
+        _section("Privacy mode: student encoder in the browser", _load(results, "privacy"), _privacy, " --only privacy")
+    )
     parts.append(_section("GPU suite", enc_gpu, _encoder_gpu, " --device cuda on a GPU machine"))
     tr_gpu = _load(results, "training_cuda")
     if tr_gpu:

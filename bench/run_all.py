@@ -16,33 +16,54 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC
 
 from bench.common import DEFAULT_THREADS, REPO_ROOT, RESULTS_DIR, SERVING_MALLOC, allocator_env
 
 #: name → rough duration on an idle 2-core AVX-512 EPYC (minutes; about twice that on an AVX2-only
 #: one), in running order
 CPU_SUITE = {
-    "encoder": 8, "allocator": 5, "serving": 3, "decoder": 1, "decoder_browser": 4, "payload": 1,
-    "server": 1, "api_load": 2, "training": 3, "privacy": 2,
+    "encoder": 8,
+    "allocator": 5,
+    "serving": 3,
+    "decoder": 1,
+    "decoder_browser": 4,
+    "payload": 1,
+    "server": 1,
+    "api_load": 2,
+    "training": 3,
+    "privacy": 2,
 }
 GPU_SUITE = {"encoder": 5, "training": 5}
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _record_suite(seconds: float, started: str, load_start: float, failed: list[str], durations: dict[str, float]) -> None:
+def _record_suite(
+    seconds: float, started: str, load_start: float, failed: list[str], durations: dict[str, float]
+) -> None:
     """bench/results/suite.json: the full CPU suite's wall time (BENCHMARKS.md quotes it)."""
     import json
 
-    (RESULTS_DIR / "suite.json").write_text(json.dumps({
-        "benchmark": "suite", "seconds": round(seconds, 1), "started": started, "finished": _now(),
-        "load_average_1min": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
-        "benchmarks": list(CPU_SUITE), "failed": failed, "per_benchmark_s": durations,
-    }, indent=1))
+    (RESULTS_DIR / "suite.json").write_text(
+        json.dumps(
+            {
+                "benchmark": "suite",
+                "seconds": round(seconds, 1),
+                "started": started,
+                "finished": _now(),
+                "load_average_1min": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
+                "benchmarks": list(CPU_SUITE),
+                "failed": failed,
+                "per_benchmark_s": durations,
+            },
+            indent=1,
+        )
+    )
 
 
 def main(argv=None) -> int:
@@ -65,9 +86,20 @@ def main(argv=None) -> int:
     t_suite = time.monotonic()
     started, load_start = _now(), round(os.getloadavg()[0], 2)
     for name in names:
-        cmd = [sys.executable, "-m", f"bench.{name}", "--device", args.device, "--threads", str(args.threads),
-               "--out", str(RESULTS_DIR)] + (["--quick"] if args.quick else [])
-        print(f"\n=== bench.{name} (about {suite[name]} min{' at full size' if not args.quick else ''}) ===", flush=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            f"bench.{name}",
+            "--device",
+            args.device,
+            "--threads",
+            str(args.threads),
+            "--out",
+            str(RESULTS_DIR),
+        ] + (["--quick"] if args.quick else [])
+        print(
+            f"\n=== bench.{name} (about {suite[name]} min{' at full size' if not args.quick else ''}) ===", flush=True
+        )
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, start_new_session=True)
         try:
@@ -80,7 +112,9 @@ def main(argv=None) -> int:
             os.killpg(proc.pid, signal.SIGTERM)
             raise
         durations[name] = round(time.monotonic() - t0, 1)
-        print(f"=== bench.{name}: {'ok' if code == 0 else f'FAILED ({code})'} in {durations[name]:.0f} s ===", flush=True)
+        print(
+            f"=== bench.{name}: {'ok' if code == 0 else f'FAILED ({code})'} in {durations[name]:.0f} s ===", flush=True
+        )
         if code != 0:
             failed.append(name)
     seconds = time.monotonic() - t_suite

@@ -88,21 +88,25 @@ def _click_first_mask(page, count: str = "1") -> float:
 
 def main(argv=None) -> int:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
-    res = Result(NAME, args, "Upload → first mask and reopen → first mask, through the real server and UI",
-                 "Real stack on loopback (daphne + Celery worker, embedded SQLite/Redis, random weights, the "
-                 "worker's serving allocator from webapp/run.py), Debian Chromium via Playwright. Upload "
-                 "(after the app has loaded, its decoder session ready): set the file input, wait for the item "
-                 "to be ready (embedding), open it, wait for the viewer (image + embedding + decoder session), click the centre, wait for the drawn mask "
-                 "(#viewer data-decode-count). Reopen: in the running app (open another image, then click this "
-                 "one in the list: embedding from the browser's Cache Storage, decoder session already "
-                 "loaded), a fresh page in the same browser context (HTTP cache warm) and a fresh context "
-                 "(cold cache, new login); open the ready image, click. Times are taken in the page "
-                 "(bench/server.py IN_PAGE_TIMING): from each input event's own timestamp (file chosen, "
-                 "list item clicked, press on the image) to the UI showing the result (item ready, viewer "
-                 "ready, the animation frame after the mask is drawn), summed over the phases; for a page "
-                 "reload from navigation start. The automation's own delays between phases (Playwright "
-                 "round trips and selector polling, ~0.1-0.2 s per step here) are not the system's and are "
-                 "recorded separately as automation_* wall times.")
+    res = Result(
+        NAME,
+        args,
+        "Upload → first mask and reopen → first mask, through the real server and UI",
+        "Real stack on loopback (daphne + Celery worker, embedded SQLite/Redis, random weights, the "
+        "worker's serving allocator from webapp/run.py), Debian Chromium via Playwright. Upload "
+        "(after the app has loaded, its decoder session ready): set the file input, wait for the item "
+        "to be ready (embedding), open it, wait for the viewer (image + embedding + decoder session), click the centre, wait for the drawn mask "
+        "(#viewer data-decode-count). Reopen: in the running app (open another image, then click this "
+        "one in the list: embedding from the browser's Cache Storage, decoder session already "
+        "loaded), a fresh page in the same browser context (HTTP cache warm) and a fresh context "
+        "(cold cache, new login); open the ready image, click. Times are taken in the page "
+        "(bench/server.py IN_PAGE_TIMING): from each input event's own timestamp (file chosen, "
+        "list item clicked, press on the image) to the UI showing the result (item ready, viewer "
+        "ready, the animation frame after the mask is drawn), summed over the phases; for a page "
+        "reload from navigation start. The automation's own delays between phases (Playwright "
+        "round trips and selector polling, ~0.1-0.2 s per step here) are not the system's and are "
+        "recorded separately as automation_* wall times.",
+    )
     if not Path(CHROMIUM).exists():
         res["status"] = "not measured: /usr/bin/chromium missing"
         res.save()
@@ -132,11 +136,16 @@ def main(argv=None) -> int:
             handle = page.wait_for_function(
                 """(before) => [...document.querySelectorAll('li.image-item[data-status=ready]')]
                      .map(e => e.dataset.imageId).find(id => !before.includes(id)) || null""",
-                arg=before, timeout=600_000, polling=50)
+                arg=before,
+                timeout=600_000,
+                polling=50,
+            )
             t_ready = time.perf_counter()
             ids.append(handle.json_value())
             page.click(f"li.image-item[data-image-id='{ids[-1]}']")
-            page.wait_for_selector(f"#viewer[data-state=ready][data-image-id='{ids[-1]}']", state="attached", timeout=120_000)
+            page.wait_for_selector(
+                f"#viewer[data-state=ready][data-image-id='{ids[-1]}']", state="attached", timeout=120_000
+            )
             t_viewer = time.perf_counter()
             click = _click_first_mask(page)
             marks = _in_page(page)
@@ -145,27 +154,45 @@ def main(argv=None) -> int:
             uploaded = _first(marks, "upload", since)
             ready = _first(marks, "viewer-ready", uploaded, ids[-1])
             press = _first(marks, "press", ready)
-            phases = {"upload_to_viewer_ready_s": (ready - uploaded) / 1000,
-                      "press_to_mask_frame_s": (_first(marks, "mask-frame", press) - press) / 1000}
-            uploads.append({"total_s": sum(phases.values()), **phases,
-                            "upload_to_list_ready_s": (_first(marks, "item-ready", uploaded, ids[-1]) - uploaded) / 1000,
-                            "automation_wall_s": t_viewer - t0 + click, "automation_click_to_mask_s": click,
-                            "automation_upload_to_ready_s": t_ready - t0})
+            phases = {
+                "upload_to_viewer_ready_s": (ready - uploaded) / 1000,
+                "press_to_mask_frame_s": (_first(marks, "mask-frame", press) - press) / 1000,
+            }
+            uploads.append(
+                {
+                    "total_s": sum(phases.values()),
+                    **phases,
+                    "upload_to_list_ready_s": (_first(marks, "item-ready", uploaded, ids[-1]) - uploaded) / 1000,
+                    "automation_wall_s": t_viewer - t0 + click,
+                    "automation_click_to_mask_s": click,
+                    "automation_upload_to_ready_s": t_ready - t0,
+                }
+            )
         # reopen inside the running app: open another image first, then come back to this one
         for i, image_id in enumerate(ids):
             other = ids[(i + 1) % len(ids)] if len(ids) > 1 else None
             if other is not None:
                 page.click(f"li.image-item[data-image-id='{other}']")
-                page.wait_for_selector(f"#viewer[data-state=ready][data-image-id='{other}']", state="attached", timeout=120_000)
+                page.wait_for_selector(
+                    f"#viewer[data-state=ready][data-image-id='{other}']", state="attached", timeout=120_000
+                )
             since = page.evaluate("performance.now()")
             t0 = time.perf_counter()
             page.click(f"li.image-item[data-image-id='{image_id}']")
-            page.wait_for_selector(f"#viewer[data-state=ready][data-image-id='{image_id}']", state="attached", timeout=120_000)
+            page.wait_for_selector(
+                f"#viewer[data-state=ready][data-image-id='{image_id}']", state="attached", timeout=120_000
+            )
             t_viewer = time.perf_counter()
             click = _click_first_mask(page)
             phases = _open_and_click_times(_in_page(page), image_id, since)
-            reopen_in_app.append({"total_s": sum(phases.values()), **phases, "automation_wall_s": t_viewer - t0 + click,
-                                  "automation_click_to_mask_s": click})
+            reopen_in_app.append(
+                {
+                    "total_s": sum(phases.values()),
+                    **phases,
+                    "automation_wall_s": t_viewer - t0 + click,
+                    "automation_click_to_mask_s": click,
+                }
+            )
         for label, fresh_context in (("warm", False), ("cold", True)):
             for image_id in ids:
                 ctx = browser.new_context(viewport={"width": 1280, "height": 900}) if fresh_context else context
@@ -181,15 +208,21 @@ def main(argv=None) -> int:
                     p2.wait_for_selector("body[data-app-state=ready]", state="attached", timeout=60_000)
                 since = p2.evaluate("performance.now()")
                 p2.click(f"li.image-item[data-image-id='{image_id}']")
-                p2.wait_for_selector(f"#viewer[data-state=ready][data-image-id='{image_id}']", state="attached", timeout=120_000)
+                p2.wait_for_selector(
+                    f"#viewer[data-state=ready][data-image-id='{image_id}']", state="attached", timeout=120_000
+                )
                 t_viewer = time.perf_counter()
                 click = _click_first_mask(p2)
                 marks = _in_page(p2)
                 phases = _open_and_click_times(marks, image_id, since)
                 if not fresh_context:  # the page load: navigation start (0 on the page's clock) → app ready
                     phases = {"page_load_to_app_ready_s": _first(marks, "app-ready") / 1000, **phases}
-                row = {"total_s": sum(phases.values()), **phases, "automation_wall_s": t_viewer - t0 + click,
-                       "automation_click_to_mask_s": click}
+                row = {
+                    "total_s": sum(phases.values()),
+                    **phases,
+                    "automation_wall_s": t_viewer - t0 + click,
+                    "automation_click_to_mask_s": click,
+                }
                 (reopen_warm if label == "warm" else reopen_cold).append(row)
                 p2.close()
                 if fresh_context:
@@ -200,11 +233,30 @@ def main(argv=None) -> int:
         keys = rows[0].keys() if rows else []
         return {k: summarize([r[k] for r in rows]) for k in keys}
 
-    res["rows"] = {"upload_to_first_mask": {"label": "upload → first mask", "runs": n, **agg(uploads)},
-                   "reopen_in_app_to_first_mask": {"label": "reopen in the running app (back from another image) → first mask", "runs": n, **agg(reopen_in_app)},
-                   "reopen_warm_to_first_mask": {"label": "reopen (page reload, warm HTTP cache) → first mask", "runs": n, **agg(reopen_warm)},
-                   "reopen_cold_to_first_mask": {"label": "reopen (new browser context, cold cache; after login) → first mask", "runs": n, **agg(reopen_cold)}}
-    res["raw"] = {"upload": uploads, "reopen_in_app": reopen_in_app, "reopen_warm": reopen_warm, "reopen_cold": reopen_cold}
+    res["rows"] = {
+        "upload_to_first_mask": {"label": "upload → first mask", "runs": n, **agg(uploads)},
+        "reopen_in_app_to_first_mask": {
+            "label": "reopen in the running app (back from another image) → first mask",
+            "runs": n,
+            **agg(reopen_in_app),
+        },
+        "reopen_warm_to_first_mask": {
+            "label": "reopen (page reload, warm HTTP cache) → first mask",
+            "runs": n,
+            **agg(reopen_warm),
+        },
+        "reopen_cold_to_first_mask": {
+            "label": "reopen (new browser context, cold cache; after login) → first mask",
+            "runs": n,
+            **agg(reopen_cold),
+        },
+    }
+    res["raw"] = {
+        "upload": uploads,
+        "reopen_in_app": reopen_in_app,
+        "reopen_warm": reopen_warm,
+        "reopen_cold": reopen_cold,
+    }
     res.save()
     return 0
 

@@ -11,7 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import Result, cosine, load_mask_array, mask_iou, parser, real_images, set_threads, summarize, time_calls
+from bench.common import (
+    Result,
+    cosine,
+    load_mask_array,
+    mask_iou,
+    parser,
+    real_images,
+    set_threads,
+    summarize,
+    time_calls,
+)
 from kdsam_core.inference import cpu_has_native_bf16
 
 NAME = "serving"
@@ -37,10 +47,17 @@ def decode_mask(model, embedding: np.ndarray, original_size, point, box) -> np.n
     labels = np.array([1, 2, 3], dtype=np.float32)
     with torch.inference_mode():
         sparse, dense = model.prompt_encoder(
-            points=(torch.as_tensor(coords, dtype=torch.float32)[None], torch.as_tensor(labels)[None]), boxes=None, masks=None)
-        low, _ = model.mask_decoder(image_embeddings=torch.as_tensor(embedding, dtype=torch.float32),
-                                    image_pe=model.prompt_encoder.get_dense_pe(), sparse_prompt_embeddings=sparse,
-                                    dense_prompt_embeddings=dense, multimask_output=False)
+            points=(torch.as_tensor(coords, dtype=torch.float32)[None], torch.as_tensor(labels)[None]),
+            boxes=None,
+            masks=None,
+        )
+        low, _ = model.mask_decoder(
+            image_embeddings=torch.as_tensor(embedding, dtype=torch.float32),
+            image_pe=model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )
         masks = model.postprocess_masks(low, preprocess_shape(*original_size, long_side), original_size)
     return (masks[0, 0] > model.mask_threshold).numpy()
 
@@ -56,13 +73,17 @@ def main(argv=None) -> int:
     from kdsam_core.transforms import load_rgb, prepare_image
 
     set_threads(args.threads)
-    res = Result(NAME, args, "KD-SAM student serving paths on CPU (speed and accuracy cost)",
-                 "Random weights. Latency: 1 warm-up + N timed forwards of one real image (1024² input), "
-                 "median. Accuracy vs PyTorch eager fp32 on real images from ../shared/data: cosine "
-                 "similarity of the 256×64×64 embeddings, and IoU of the decoder's mask (same PyTorch "
-                 "decoder; prompt = ground-truth box + centroid point) on each. The default path is the "
-                 f"fastest whose minimum mask IoU is ≥ {IOU_REQUIREMENT}. onnxruntime uses {args.threads} "
-                 "intra-op threads, ORT_ENABLE_ALL.")
+    res = Result(
+        NAME,
+        args,
+        "KD-SAM student serving paths on CPU (speed and accuracy cost)",
+        "Random weights. Latency: 1 warm-up + N timed forwards of one real image (1024² input), "
+        "median. Accuracy vs PyTorch eager fp32 on real images from ../shared/data: cosine "
+        "similarity of the 256×64×64 embeddings, and IoU of the decoder's mask (same PyTorch "
+        "decoder; prompt = ground-truth box + centroid point) on each. The default path is the "
+        f"fastest whose minimum mask IoU is ≥ {IOU_REQUIREMENT}. onnxruntime uses {args.threads} "
+        "intra-op threads, ORT_ENABLE_ALL.",
+    )
     model_name = "kdsam_tiny" if args.tiny else "kdsam"
     model = build_sam_like(model_name).eval()
     encoder = model.image_encoder
@@ -89,17 +110,23 @@ def main(argv=None) -> int:
         try:
             times = time_calls(lambda: fn(x), runs=runs, warmup=1)
             cos, ious = [], []
-            for (img_name, prep, gt), ref in zip(prepared, refs):
+            for (_img_name, prep, gt), ref in zip(prepared, refs):
                 out = np.asarray(fn(prep.tensor), dtype=np.float32)
                 cos.append(cosine(out, ref))
                 point, box = prompt_for(gt)
                 a = decode_mask(model, ref, prep.original_size, point, box)
                 b = decode_mask(model, out, prep.original_size, point, box)
                 ious.append(mask_iou(a, b))
-            paths[name] = {"label": label, "latency": summarize(times), "setup_s": round(setup_s, 1),
-                           "cosine_min": round(min(cos), 6), "cosine_mean": round(float(np.mean(cos)), 6),
-                           "mask_iou_min": round(min(ious), 4), "mask_iou_mean": round(float(np.mean(ious)), 4),
-                           "note": note}
+            paths[name] = {
+                "label": label,
+                "latency": summarize(times),
+                "setup_s": round(setup_s, 1),
+                "cosine_min": round(min(cos), 6),
+                "cosine_mean": round(float(np.mean(cos)), 6),
+                "mask_iou_min": round(min(ious), 4),
+                "mask_iou_mean": round(float(np.mean(ious)), 4),
+                "note": note,
+            }
         except Exception as error:
             paths[name] = {"label": label, "error": f"{type(error).__name__}: {str(error)[:400]}"}
 
@@ -112,21 +139,29 @@ def main(argv=None) -> int:
                     with torch.autocast("cpu", dtype=torch.bfloat16):
                         return module(t).float().numpy()
                 return module(t).numpy()
+
         return run
 
     measure("eager_fp32", "PyTorch eager fp32 (NCHW)", torch_fn(encoder))
     cl = build_sam_like(model_name).image_encoder.eval().to(memory_format=torch.channels_last)
     measure("channels_last_fp32", "PyTorch eager fp32 channels_last", torch_fn(cl, channels_last=True))
     if cpu_has_native_bf16() or args.tiny:  # the check the worker's KDSAM_ENCODER_BACKEND=auto uses
-        measure("channels_last_bf16", "PyTorch channels_last bf16 autocast", torch_fn(cl, channels_last=True, bf16=True))
+        measure(
+            "channels_last_bf16", "PyTorch channels_last bf16 autocast", torch_fn(cl, channels_last=True, bf16=True)
+        )
     else:
         # emulated bf16 ran 7× slower than fp32 on an AVX2-only EPYC (19 s per forward): minutes of the
         # suite for a path that cannot be the default on such a CPU
-        paths["channels_last_bf16"] = {"label": "PyTorch channels_last bf16 autocast",
-                                       "skipped": "not measured: this CPU has no native bfloat16 (avx512_bf16/amx_bf16)"}
+        paths["channels_last_bf16"] = {
+            "label": "PyTorch channels_last bf16 autocast",
+            "skipped": "not measured: this CPU has no native bfloat16 (avx512_bf16/amx_bf16)",
+        }
     del cl
     if args.tiny:
-        paths["compile_fp32"] = {"label": "torch.compile fp32", "skipped": "not run with --tiny (compilation takes minutes)"}
+        paths["compile_fp32"] = {
+            "label": "torch.compile fp32",
+            "skipped": "not run with --tiny (compilation takes minutes)",
+        }
     else:
         try:
             compiled = torch.compile(build_sam_like(model_name).image_encoder.eval())
@@ -134,11 +169,19 @@ def main(argv=None) -> int:
             with torch.inference_mode():
                 compiled(x)
             compile_s = time.perf_counter() - t0
-            measure("compile_fp32", "torch.compile fp32 (inductor)", torch_fn(compiled), compile_s,
-                    "setup_s = first call (compilation)")
+            measure(
+                "compile_fp32",
+                "torch.compile fp32 (inductor)",
+                torch_fn(compiled),
+                compile_s,
+                "setup_s = first call (compilation)",
+            )
             del compiled
         except Exception as error:
-            paths["compile_fp32"] = {"label": "torch.compile fp32 (inductor)", "error": f"{type(error).__name__}: {str(error)[:400]}"}
+            paths["compile_fp32"] = {
+                "label": "torch.compile fp32 (inductor)",
+                "error": f"{type(error).__name__}: {str(error)[:400]}",
+            }
 
     import onnxruntime as ort
 
@@ -160,13 +203,25 @@ def main(argv=None) -> int:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         t0 = time.perf_counter()
-        quantize_dynamic(str(fp32_path), str(tmp / "encoder_dyn.onnx"), weight_type=QuantType.QUInt8,
-                         op_types_to_quantize=["Conv", "MatMul"])
+        quantize_dynamic(
+            str(fp32_path),
+            str(tmp / "encoder_dyn.onnx"),
+            weight_type=QuantType.QUInt8,
+            op_types_to_quantize=["Conv", "MatMul"],
+        )
         res["onnx_bytes"]["int8_dynamic"] = (tmp / "encoder_dyn.onnx").stat().st_size
-        measure("ort_int8_dynamic", "onnxruntime int8 dynamic (ConvInteger)", ort_fn(tmp / "encoder_dyn.onnx"),
-                time.perf_counter() - t0, "weights uint8, activations quantised per run")
+        measure(
+            "ort_int8_dynamic",
+            "onnxruntime int8 dynamic (ConvInteger)",
+            ort_fn(tmp / "encoder_dyn.onnx"),
+            time.perf_counter() - t0,
+            "weights uint8, activations quantised per run",
+        )
     except Exception as error:
-        paths["ort_int8_dynamic"] = {"label": "onnxruntime int8 dynamic", "error": f"{type(error).__name__}: {str(error)[:400]}"}
+        paths["ort_int8_dynamic"] = {
+            "label": "onnxruntime int8 dynamic",
+            "error": f"{type(error).__name__}: {str(error)[:400]}",
+        }
 
     try:
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -175,20 +230,37 @@ def main(argv=None) -> int:
 
         class Reader(CalibrationDataReader):
             def __init__(self):
-                self.items = iter([{"image": prepare_image(load_rgb(pth), size).tensor.numpy()} for _, pth, _ in calib_paths])
+                self.items = iter(
+                    [{"image": prepare_image(load_rgb(pth), size).tensor.numpy()} for _, pth, _ in calib_paths]
+                )
 
             def get_next(self):
                 return next(self.items, None)
 
         t0 = time.perf_counter()
-        quantize_static(str(fp32_path), str(tmp / "encoder_qdq.onnx"), Reader(), quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=["Conv", "MatMul"])
+        quantize_static(
+            str(fp32_path),
+            str(tmp / "encoder_qdq.onnx"),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv", "MatMul"],
+        )
         res["onnx_bytes"]["int8_static"] = (tmp / "encoder_qdq.onnx").stat().st_size
-        measure("ort_int8_static", "onnxruntime int8 static QDQ (per-channel)", ort_fn(tmp / "encoder_qdq.onnx"),
-                time.perf_counter() - t0, f"calibrated on {len(calib_paths)} other real images (MinMax)")
+        measure(
+            "ort_int8_static",
+            "onnxruntime int8 static QDQ (per-channel)",
+            ort_fn(tmp / "encoder_qdq.onnx"),
+            time.perf_counter() - t0,
+            f"calibrated on {len(calib_paths)} other real images (MinMax)",
+        )
     except Exception as error:
-        paths["ort_int8_static"] = {"label": "onnxruntime int8 static QDQ", "error": f"{type(error).__name__}: {str(error)[:400]}"}
+        paths["ort_int8_static"] = {
+            "label": "onnxruntime int8 static QDQ",
+            "error": f"{type(error).__name__}: {str(error)[:400]}",
+        }
 
     base = paths["eager_fp32"]["latency"]["median_ms"]
     for row in paths.values():
@@ -197,9 +269,15 @@ def main(argv=None) -> int:
     ok = [(k, v) for k, v in paths.items() if "latency" in v and v["mask_iou_min"] >= IOU_REQUIREMENT]
     best = min(ok, key=lambda kv: kv[1]["latency"]["median_ms"]) if ok else ("eager_fp32", paths["eager_fp32"])
     res["paths"] = paths
-    res["recommended_default"] = {"path": best[0], "label": best[1]["label"], "rule": f"fastest with min mask IoU ≥ {IOU_REQUIREMENT}"}
-    res.note("Random weights: the accuracy columns measure how much each path perturbs the embedding and the "
-             "decoder's mask, not segmentation quality. Repeat with trained weights before switching paths.")
+    res["recommended_default"] = {
+        "path": best[0],
+        "label": best[1]["label"],
+        "rule": f"fastest with min mask IoU ≥ {IOU_REQUIREMENT}",
+    }
+    res.note(
+        "Random weights: the accuracy columns measure how much each path perturbs the embedding and the "
+        "decoder's mask, not segmentation quality. Repeat with trained weights before switching paths."
+    )
     res.save()
     return 0
 

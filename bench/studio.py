@@ -39,16 +39,33 @@ class Studio:
         self.threads = threads
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "Studio":
+    def __enter__(self) -> Studio:
         # The server's own environment: the worker's allocator settings come from webapp/run.py.
-        env = {k: v for k, v in os.environ.items() if k not in MALLOC_VARS and not k.startswith(("DATABASE_URL", "REDIS_URL"))}
-        env.update({"KDSAM_ENV": "development", "KDSAM_DATA_DIR": str(self.data_dir), "KDSAM_ADMIN_PASSWORD": self.password,
-                    "KDSAM_WEIGHTS_DIR": str(self.data_dir / "weights"), "PYTHONUNBUFFERED": "1"})
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in MALLOC_VARS and not k.startswith(("DATABASE_URL", "REDIS_URL"))
+        }
+        env.update(
+            {
+                "KDSAM_ENV": "development",
+                "KDSAM_DATA_DIR": str(self.data_dir),
+                "KDSAM_ADMIN_PASSWORD": self.password,
+                "KDSAM_WEIGHTS_DIR": str(self.data_dir / "weights"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if self.threads:
             env["KDSAM_TORCH_THREADS"] = str(self.threads)
         self.log = open(self.data_dir / "studio.log", "w")
-        self.process = subprocess.Popen([sys.executable, "-m", "webapp.run", "--port", str(self.port)], cwd=REPO_ROOT,
-                                        env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "webapp.run", "--port", str(self.port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 240
         while "KD-SAM Studio is running" not in (self.data_dir / "studio.log").read_text():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -68,7 +85,7 @@ class Studio:
         self.log.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
-    def client(self) -> "Client":
+    def client(self) -> Client:
         c = Client("127.0.0.1", self.port)
         c.login("admin", self.password)
         return c
@@ -82,7 +99,7 @@ class Client:
         self.cookies: dict[str, str] = dict(cookies or {})
         self.conn = http.client.HTTPConnection(host, port, timeout=120)
 
-    def clone(self) -> "Client":
+    def clone(self) -> Client:
         return Client(self.host, self.port, self.cookies)
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None):
@@ -98,7 +115,12 @@ class Client:
                 resp = self.conn.getresponse()
                 data = resp.read()
                 break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.CannotSendRequest):
+            except (
+                http.client.RemoteDisconnected,
+                ConnectionResetError,
+                BrokenPipeError,
+                http.client.CannotSendRequest,
+            ):
                 self.conn.close()
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
                 if attempt:
@@ -112,11 +134,18 @@ class Client:
 
     def login(self, username: str, password: str) -> None:
         self.request("GET", "/accounts/login/")
-        body = urlencode({"username": username, "password": password,
-                          "csrfmiddlewaretoken": self.cookies.get("csrftoken", "")}).encode()
-        status, _ = self.request("POST", "/accounts/login/", body,
-                                 {"Content-Type": "application/x-www-form-urlencoded",
-                                  "Referer": f"http://{self.host}:{self.port}/accounts/login/"})
+        body = urlencode(
+            {"username": username, "password": password, "csrfmiddlewaretoken": self.cookies.get("csrftoken", "")}
+        ).encode()
+        status, _ = self.request(
+            "POST",
+            "/accounts/login/",
+            body,
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Referer": f"http://{self.host}:{self.port}/accounts/login/",
+            },
+        )
         if "sessionid" not in self.cookies:
             raise RuntimeError(f"login failed (HTTP {status})")
 
@@ -130,9 +159,17 @@ class Client:
 
     def upload(self, filename: str, content: bytes, content_type: str = "image/png"):
         boundary = "----kdsambench" + uuid.uuid4().hex
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-                f"Content-Type: {content_type}\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
-        status, data = self.request("POST", "/api/images/", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n"
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        status, data = self.request(
+            "POST", "/api/images/", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
         return status, (json.loads(data) if data[:1] == b"{" else None)
 
     def wait_ready(self, image_id: int, timeout: float = 600) -> dict:

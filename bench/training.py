@@ -6,6 +6,7 @@ Uses ``kdsam_core.training`` (``finetune``, ``distill``); records "not available
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import sys
 import tempfile
@@ -53,22 +54,26 @@ class _Clock:
 
 
 def _epoch_durations(clock: _Clock) -> list[float]:
-    marks = [0.0] + clock.epochs
-    return [round(b - a, 2) for a, b in zip(marks, marks[1:])]
+    marks = [0.0, *clock.epochs]
+    return [round(b - a, 2) for a, b in itertools.pairwise(marks)]
 
 
 def main(argv=None) -> int:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
-    res = Result(NAME, args, "Training throughput on CPU (embedding caches)",
-                 "Random weights, real images with masks from ../shared/data. Fine-tuning: `finetune()` for "
-                 "1 epoch with an empty student-embedding cache (recompute: images/s = images / (embedding time "
-                 "+ epoch time), what recomputing costs every epoch) and again with the cache filled (cached: "
-                 "images / epoch time, embeddings read from disk); times from the progress callback. Distillation: `distill()` (loss mse, SAM ViT-B as "
-                 "teacher to fit the time budget; ViT-H costs ~6× more per cached image) for several epochs, "
-                 "epoch times from the progress callback; first epoch includes filling the teacher cache; "
-                 "then a second run on the warm cache.")
+    res = Result(
+        NAME,
+        args,
+        "Training throughput on CPU (embedding caches)",
+        "Random weights, real images with masks from ../shared/data. Fine-tuning: `finetune()` for "
+        "1 epoch with an empty student-embedding cache (recompute: images/s = images / (embedding time "
+        "+ epoch time), what recomputing costs every epoch) and again with the cache filled (cached: "
+        "images / epoch time, embeddings read from disk); times from the progress callback. Distillation: `distill()` (loss mse, SAM ViT-B as "
+        "teacher to fit the time budget; ViT-H costs ~6× more per cached image) for several epochs, "
+        "epoch times from the progress callback; first epoch includes filling the teacher cache; "
+        "then a second run on the warm cache.",
+    )
     try:
-        import torch  # noqa: F401
+        import torch
 
         from kdsam_core.training.distill import DistillConfig, distill
         from kdsam_core.training.finetune import FinetuneConfig, finetune
@@ -106,22 +111,29 @@ def main(argv=None) -> int:
         for label in ("recompute", "cached"):
             clock = _Clock()
             t0 = time.perf_counter()
-            result = finetune(student(), samples, [], tmp / f"ft-{label}", cfg, cache_dir=cache, device=device, callback=clock)
+            result = finetune(
+                student(), samples, [], tmp / f"ft-{label}", cfg, cache_dir=cache, device=device, callback=clock
+            )
             dt = time.perf_counter() - t0
             epoch = _epoch_durations(clock)[-1] if clock.epochs else dt
             embed = (clock.cache_done or 0.0) if label == "recompute" else 0.0
             # recompute: the embeddings are computed once per epoch; cached: read from disk
             per_epoch = epoch if label == "cached" else epoch + embed
-            ft[label] = {"wall_s": round(dt, 2), "embedding_s": round(embed, 2), "epoch_s": round(epoch, 2),
-                         "images_per_s": round(len(samples) / per_epoch, 3),
-                         "cache": {k: v for k, v in result.cache.items() if k != "dir"}}
+            ft[label] = {
+                "wall_s": round(dt, 2),
+                "embedding_s": round(embed, 2),
+                "epoch_s": round(epoch, 2),
+                "images_per_s": round(len(samples) / per_epoch, 3),
+                "cache": {k: v for k, v in result.cache.items() if k != "dir"},
+            }
         ft["speedup_cached"] = round(ft["cached"]["images_per_s"] / ft["recompute"]["images_per_s"], 2)
         res["finetune"] = ft
 
         # ---- distillation: teacher cache ----------------------------------------------------------
         epochs = 2 if args.tiny else 3
-        dcfg = DistillConfig(epochs=epochs, batch_size=2, loss="mse", early_stopping_patience=100, pca_images=2,
-                             teacher_batch_size=1)
+        dcfg = DistillConfig(
+            epochs=epochs, batch_size=2, loss="mse", early_stopping_patience=100, pca_images=2, teacher_batch_size=1
+        )
         dcache = tmp / "distill-cache"
         teacher_kind = "vit_h" if device == "cuda" else "vit_b"
         runs = {}
@@ -133,14 +145,29 @@ def main(argv=None) -> int:
             clock = _Clock()
             t0 = time.perf_counter()
             cfg_run = dcfg if label == "cold_cache" else DistillConfig(**{**dcfg.to_dict(), "epochs": 2})
-            result = distill(model, teacher, samples, [], tmp / f"distill-{label}", cfg_run, cache_dir=dcache,
-                             teacher_kind="tiny" if args.tiny else teacher_kind, device=device, callback=clock)
-            runs[label] = {"wall_s": round(time.perf_counter() - t0, 2), "epoch_s": _epoch_durations(clock),
-                           "teacher_cache_s": round(clock.cache_done, 2) if clock.cache_done else None,
-                           "cache": {k: v for k, v in result.cache.items() if k != "dir"}}
+            result = distill(
+                model,
+                teacher,
+                samples,
+                [],
+                tmp / f"distill-{label}",
+                cfg_run,
+                cache_dir=dcache,
+                teacher_kind="tiny" if args.tiny else teacher_kind,
+                device=device,
+                callback=clock,
+            )
+            runs[label] = {
+                "wall_s": round(time.perf_counter() - t0, 2),
+                "epoch_s": _epoch_durations(clock),
+                "teacher_cache_s": round(clock.cache_done, 2) if clock.cache_done else None,
+                "cache": {k: v for k, v in result.cache.items() if k != "dir"},
+            }
             del teacher, model
         cold = runs["cold_cache"]["epoch_s"]
-        runs["first_over_later_epochs"] = round(cold[0] / (sum(cold[1:]) / max(1, len(cold) - 1)), 2) if len(cold) > 1 else None
+        runs["first_over_later_epochs"] = (
+            round(cold[0] / (sum(cold[1:]) / max(1, len(cold) - 1)), 2) if len(cold) > 1 else None
+        )
         res["distill"] = {"teacher": "tiny test ViT" if args.tiny else f"SAM {teacher_kind}", "epochs": epochs, **runs}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

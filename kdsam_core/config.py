@@ -56,7 +56,7 @@ class KDSamConfig:
         return self.student.img_size // 16
 
     @classmethod
-    def tiny(cls) -> "KDSamConfig":
+    def tiny(cls) -> KDSamConfig:
         """A small configuration for tests: 256-px input, ResNet-18 trunk, 16×16 embedding."""
         return cls(
             student=StudentConfig(trunk="resnet18", img_size=256, out_chans=256),
@@ -67,7 +67,7 @@ class KDSamConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "KDSamConfig":
+    def from_dict(cls, data: dict[str, Any]) -> KDSamConfig:
         data = dict(data)
         student = StudentConfig(**data.pop("student", {}))
         return cls(student=student, **data)

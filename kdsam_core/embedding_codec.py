@@ -131,7 +131,9 @@ def _decode_quant8(payload: bytes, header: dict[str, Any]) -> np.ndarray:
     channels = shape[1]
     expected = 8 * channels + int(np.prod(shape))
     if len(payload) != expected:
-        raise EmbeddingFormatError(f"quant8 KD-SAM embedding payload has {len(payload)} bytes, expected {expected} for {shape}")
+        raise EmbeddingFormatError(
+            f"quant8 KD-SAM embedding payload has {len(payload)} bytes, expected {expected} for {shape}"
+        )
     low = np.frombuffer(payload, "<f4", channels, 0)
     step = np.frombuffer(payload, "<f4", channels, 4 * channels)
     codes = np.frombuffer(payload, np.uint8, offset=8 * channels).reshape(shape)

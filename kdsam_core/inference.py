@@ -46,7 +46,9 @@ def cpu_has_native_bf16() -> bool:
 
 
 @torch.inference_mode()
-def embed_image(model: Sam, image: np.ndarray, device: torch.device | str = "cpu", cpu_bf16: bool = False) -> ImageEmbedding:
+def embed_image(
+    model: Sam, image: np.ndarray, device: torch.device | str = "cpu", cpu_bf16: bool = False
+) -> ImageEmbedding:
     """Preprocess an ``(H, W, 3)`` uint8 RGB image exactly like SAM and run the image encoder.
 
     On CUDA the encoder runs in bf16 autocast with channels_last input; on the CPU in float32, or

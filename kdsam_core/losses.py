@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 
 #: Indices in ``torchvision.models.vgg16().features`` of the ReLUs the perceptual loss reads.
@@ -50,7 +49,7 @@ class EmbeddingRenderer(nn.Module):
         self.register_buffer("scale", scale.detach().float().reshape(3).clamp_min(1e-8))
 
     @classmethod
-    def fit(cls, embeddings: torch.Tensor, max_vectors: int = 200_000, seed: int = 0) -> "EmbeddingRenderer":
+    def fit(cls, embeddings: torch.Tensor, max_vectors: int = 200_000, seed: int = 0) -> EmbeddingRenderer:
         """Top three principal components of ``(N, C, H, W)`` teacher embeddings (pixels as samples)."""
         vectors = embeddings.detach().float().permute(0, 2, 3, 1).reshape(-1, embeddings.shape[1])
         if vectors.shape[0] > max_vectors:
@@ -78,7 +77,7 @@ class EmbeddingRenderer(nn.Module):
         return {"mean": self.mean.cpu(), "components": self.components.cpu(), "scale": self.scale.cpu()}
 
     @classmethod
-    def from_state(cls, state: dict[str, torch.Tensor]) -> "EmbeddingRenderer":
+    def from_state(cls, state: dict[str, torch.Tensor]) -> EmbeddingRenderer:
         return cls(state["mean"], state["components"], state["scale"])
 
 
@@ -120,7 +119,9 @@ class VGG16Features(nn.Module):
             state_dict = _read_file(Path(weights), "torchvision VGG16 ImageNet")
             reference = {f"features.{k}": v for k, v in features.state_dict().items()}
             verify_state_dict(state_dict, reference, Path(weights), "torchvision VGG16", prefixes=("features.",))
-            features.load_state_dict({k[len("features."):]: v for k, v in state_dict.items() if k.startswith("features.")})
+            features.load_state_dict(
+                {k[len("features.") :]: v for k, v in state_dict.items() if k.startswith("features.")}
+            )
             self.weights_source = f"imagenet:{Path(weights).name}"
         else:
             self.weights_source = f"random(seed={RANDOM_VGG_SEED})"
@@ -128,7 +129,7 @@ class VGG16Features(nn.Module):
         self.features.requires_grad_(False)
         self.features.eval()
 
-    def train(self, mode: bool = True) -> "VGG16Features":  # always frozen
+    def train(self, mode: bool = True) -> VGG16Features:  # always frozen
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -177,8 +178,9 @@ class DistillationLoss(nn.Module):
 
     MODES = ("mse", "mse+perceptual")
 
-    def __init__(self, mode: str = "mse+perceptual", perceptual_weight: float = 1.0,
-                 perceptual: PerceptualLoss | None = None) -> None:
+    def __init__(
+        self, mode: str = "mse+perceptual", perceptual_weight: float = 1.0, perceptual: PerceptualLoss | None = None
+    ) -> None:
         super().__init__()
         if mode not in self.MODES:
             raise ValueError(f"unknown distillation loss {mode!r}; choose one of {self.MODES}")
@@ -198,8 +200,12 @@ class DistillationLoss(nn.Module):
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"mode": self.mode}
         if self.perceptual is not None:
-            info.update(perceptual_weight=self.perceptual_weight, vgg=self.perceptual.vgg.weights_source,
-                        vgg_layers=list(self.perceptual.vgg.layers), rendering="pca256to3")
+            info.update(
+                perceptual_weight=self.perceptual_weight,
+                vgg=self.perceptual.vgg.weights_source,
+                vgg_layers=list(self.perceptual.vgg.layers),
+                rendering="pca256to3",
+            )
         return info
 
 
@@ -225,7 +231,9 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1e-6, red
     return loss
 
 
-def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, mode: str = "dice", bce_weight: float = 1.0) -> torch.Tensor:
+def segmentation_loss(
+    logits: torch.Tensor, target: torch.Tensor, mode: str = "dice", bce_weight: float = 1.0
+) -> torch.Tensor:
     """Fine-tuning loss: ``dice`` (eq. 4) or ``dice+bce`` (Dice + ``bce_weight``·binary cross-entropy)."""
     loss = dice_loss(logits, target)
     if mode == "dice":

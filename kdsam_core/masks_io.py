@@ -43,12 +43,18 @@ def rle_decode(rle: Any, expected_size: tuple[int, int] | None = None) -> np.nda
         raise MaskFormatError(f"mask size must be [height, width] of positive integers, got {size!r}")
     height, width = size
     if expected_size is not None and (height, width) != tuple(expected_size):
-        raise MaskFormatError(f"the mask is {height}×{width} (h×w) but the image is {expected_size[0]}×{expected_size[1]}")
-    if not isinstance(counts, list) or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+        raise MaskFormatError(
+            f"the mask is {height}×{width} (h×w) but the image is {expected_size[0]}×{expected_size[1]}"
+        )
+    if not isinstance(counts, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts
+    ):
         raise MaskFormatError("mask counts must be a list of non-negative integers (run lengths)")
     total = sum(counts)
     if total != height * width:
-        raise MaskFormatError(f"mask run lengths add up to {total} pixels, expected {height}×{width} = {height * width}")
+        raise MaskFormatError(
+            f"mask run lengths add up to {total} pixels, expected {height}×{width} = {height * width}"
+        )
     values = np.zeros(len(counts), dtype=bool)
     values[1::2] = True
     flat = np.repeat(values, counts)
@@ -86,8 +92,12 @@ def coco_annotation(mask: np.ndarray, *, annotation_id: int, image_id: int, cate
     encoded = mask_utils.encode(np.asfortranarray(np.asarray(mask, dtype=np.uint8)))
     bbox = [float(v) for v in mask_utils.toBbox(encoded)]
     return {
-        "id": annotation_id, "image_id": image_id, "category_id": category_id, "iscrowd": 0,
-        "area": float(mask_utils.area(encoded)), "bbox": bbox,
+        "id": annotation_id,
+        "image_id": image_id,
+        "category_id": category_id,
+        "iscrowd": 0,
+        "area": float(mask_utils.area(encoded)),
+        "bbox": bbox,
         "segmentation": {"size": [int(s) for s in encoded["size"]], "counts": encoded["counts"].decode("ascii")},
     }
 
@@ -102,9 +112,13 @@ def coco_document(image: dict[str, Any], objects: list[dict[str, Any]]) -> bytes
     annotations = []
     for obj in objects:
         category = categories.setdefault(obj["label"], len(categories) + 1)
-        annotations.append(coco_annotation(obj["mask"], annotation_id=obj["id"], image_id=image["id"], category_id=category))
+        annotations.append(
+            coco_annotation(obj["mask"], annotation_id=obj["id"], image_id=image["id"], category_id=category)
+        )
     document = {
-        "images": [{"id": image["id"], "file_name": image["file_name"], "width": image["width"], "height": image["height"]}],
+        "images": [
+            {"id": image["id"], "file_name": image["file_name"], "width": image["width"], "height": image["height"]}
+        ],
         "categories": [{"id": cid, "name": name} for name, cid in categories.items()],
         "annotations": annotations,
     }

@@ -41,7 +41,9 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: flo
 WORKER_WARM_UP_TIMEOUT_S = 120
 
 
-def _wait_for_workers(count: int, processes: list[subprocess.Popen], timeout: float, stop_requested=lambda: False) -> int:
+def _wait_for_workers(
+    count: int, processes: list[subprocess.Popen], timeout: float, stop_requested=lambda: False
+) -> int:
     """Waits until ``count`` Celery workers answer a ping; returns how many did.
 
     A worker answers once its ``worker_ready`` warm-up is done (model loaded, one forward pass,
@@ -76,7 +78,7 @@ def _run_datasets_gc() -> None:
 
     try:
         print(f"kdsam: datasets_gc {collect_garbage()}", flush=True)
-    except Exception as error:  # noqa: BLE001 - housekeeping must not stop the server
+    except Exception as error:
         print(f"kdsam: datasets_gc failed: {error.__class__.__name__}: {error}", file=sys.stderr, flush=True)
     finally:
         close_old_connections()
@@ -92,6 +94,8 @@ def _start_datasets_gc(stop) -> None:
             _run_datasets_gc()
 
     threading.Thread(target=loop, name="datasets-gc", daemon=True).start()
+
+
 # -- end of dataset housekeeping -------------------------------------------------------------------
 
 
@@ -103,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if _port_in_use(args.host, args.port):
-        print(f"kdsam: port {args.port} on {args.host} is already in use; stop the other server or pass --port.", file=sys.stderr)
+        print(
+            f"kdsam: port {args.port} on {args.host} is already in use; stop the other server or pass --port.",
+            file=sys.stderr,
+        )
         return 2
 
     import django
@@ -113,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
 
     from webapp.accounts.services import ensure_admin
-    from webapp.registry import services as registry_services
     from webapp.datasets.services import requeue_pending as requeue_pending_datasets
+    from webapp.registry import services as registry_services
     from webapp.segmentation.services import requeue_pending_embeddings
 
     config = settings.STUDIO
@@ -139,20 +146,40 @@ def main(argv: list[str] | None = None) -> int:
 
     processes: list[subprocess.Popen] = []
     python = sys.executable
-    processes.append(subprocess.Popen(
-        [python, "-m", "daphne", "-b", args.host, "-p", str(args.port), "webapp.kdsam_studio.asgi:application"],
-        env=child_env,
-    ))
+    processes.append(
+        subprocess.Popen(
+            [python, "-m", "daphne", "-b", args.host, "-p", str(args.port), "webapp.kdsam_studio.asgi:application"],
+            env=child_env,
+        )
+    )
     # Two single-task workers on both queues, so an hour-long training job never holds back the
     # embedding of a clinician's upload or a dataset import. Names are stable across restarts: a
     # worker that comes back recognises (and requeues) the jobs it was running.
     workers = 0 if args.no_worker else max(1, int(os.environ.get("KDSAM_WORKERS", "2")))
     for index in range(1, workers + 1):
-        processes.append(subprocess.Popen(
-            [python, "-m", "celery", "-A", "worker.celery_app", "worker", "--queues", "gpu,cpu", "--pool", "solo",
-             "--loglevel", "INFO", "--hostname", f"kdsam-{index}@%h", "--without-gossip", "--without-mingle"],
-            env=worker_env,
-        ))
+        processes.append(
+            subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "worker.celery_app",
+                    "worker",
+                    "--queues",
+                    "gpu,cpu",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "INFO",
+                    "--hostname",
+                    f"kdsam-{index}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                env=worker_env,
+            )
+        )
 
     stopping = False
 

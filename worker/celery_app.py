@@ -10,7 +10,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.kdsam_studio.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -24,9 +24,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 @worker_init.connect
 @worker_process_init.connect
 def _configure_torch(**_):
-    from django.conf import settings
-
     import torch
+    from django.conf import settings
 
     threads = settings.STUDIO.torch_threads or os.cpu_count() or 1
     torch.set_num_threads(threads)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repository root
 
-from kdsam_core.export import export_decoder_onnx  # noqa: E402
-from kdsam_core.modeling import build_kdsam  # noqa: E402
+from kdsam_core.export import export_decoder_onnx
+from kdsam_core.modeling import build_kdsam
 
 
 def main(out: str) -> None:

@@ -10,13 +10,21 @@ from kdsam_core.cli import CliError
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                        help="where to run: auto (CUDA when available), cpu or cuda (default: auto)")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where to run: auto (CUDA when available), cpu or cuda (default: auto)",
+    )
 
 
 def add_progress(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--progress", default="bar", choices=["bar", "json", "none"],
-                        help="progress display: a progress bar on stderr, JSON lines on stdout, or nothing")
+    parser.add_argument(
+        "--progress",
+        default="bar",
+        choices=["bar", "json", "none"],
+        help="progress display: a progress bar on stderr, JSON lines on stdout, or nothing",
+    )
 
 
 def progress_callback(args):
@@ -61,12 +69,18 @@ def add_data(parser: argparse.ArgumentParser, masks: bool) -> None:
     group.add_argument("--images", required=True, help="folder of training images (searched recursively)")
     if masks:
         group.add_argument("--masks", required=True, help="folder of masks, paired with images by file stem")
-        group.add_argument("--mask-suffix", default="", help="mask name = image stem + this suffix (e.g. _segmentation)")
+        group.add_argument(
+            "--mask-suffix", default="", help="mask name = image stem + this suffix (e.g. _segmentation)"
+        )
     group.add_argument("--val-images", help="folder of validation images (default: a split of --images)")
     if masks:
         group.add_argument("--val-masks", help="folder of validation masks")
-    group.add_argument("--val-fraction", type=float, default=0.1,
-                       help="fraction of --images held out for validation when --val-images is not given (default 0.1)")
+    group.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="fraction of --images held out for validation when --val-images is not given (default 0.1)",
+    )
 
 
 def load_data(args, masks: bool):
@@ -89,7 +103,9 @@ def load_data(args, masks: bool):
                 existing_dir(args.val_masks, "validation mask folder")
                 val = pairs_from_folders(args.val_images, args.val_masks, args.mask_suffix)
             else:
-                val = [Sample(image=p, id=str(p.relative_to(args.val_images))) for p in images_in_folder(args.val_images)]
+                val = [
+                    Sample(image=p, id=str(p.relative_to(args.val_images))) for p in images_in_folder(args.val_images)
+                ]
         else:
             train, val = split_samples(train, args.val_fraction, seed=getattr(args, "seed", 0))
     except FileNotFoundError as error:
@@ -126,7 +142,7 @@ def load_model_spec(spec: str):
                 config = load_kdsam(Path(checkpoint))[0].kdsam_config
             return label, build_kdsam(config, seed=0), {"model": "kdsam", "weights": "random (seed 0)"}
         if name not in MODEL_NAMES:
-            raise CliError(f"unknown model {name!r} in {spec!r}; use one of {sorted(MODEL_NAMES) + ['random']}")
+            raise CliError(f"unknown model {name!r} in {spec!r}; use one of {[*sorted(MODEL_NAMES), 'random']}")
         if checkpoint is None:
             raise CliError(f"--model {spec}: give the checkpoint file as {name}=PATH")
         existing_file(checkpoint, f"{name} checkpoint")

@@ -32,14 +32,22 @@ def _positive_int(text: str) -> int:
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH", help="dataset folder or archive (.zip, .tar.gz, .tgz, .tar)")
     parser.add_argument("--format", choices=FORMAT_CHOICES, help="skip auto-detection and read this format")
-    parser.add_argument("--mask-label", type=int, metavar="N",
-                        help="for label-map masks: the label value that is foreground (others are background)")
+    parser.add_argument(
+        "--mask-label",
+        type=int,
+        metavar="N",
+        help="for label-map masks: the label value that is foreground (others are background)",
+    )
     parser.add_argument("--max-files", type=_positive_int, metavar="N", help="file-count limit (default 200000)")
-    parser.add_argument("--max-bytes", type=_positive_int, metavar="N",
-                        help="uncompressed archive size limit in bytes (default 16 GiB)")
-    parser.add_argument("--max-pixels", type=_positive_int, metavar="N",
-                        help="per-image pixel limit, width*height (default 100000000)")
-    parser.add_argument("--workers", type=_positive_int, metavar="N", help="decoding threads (default: CPU count, max 8)")
+    parser.add_argument(
+        "--max-bytes", type=_positive_int, metavar="N", help="uncompressed archive size limit in bytes (default 16 GiB)"
+    )
+    parser.add_argument(
+        "--max-pixels", type=_positive_int, metavar="N", help="per-image pixel limit, width*height (default 100000000)"
+    )
+    parser.add_argument(
+        "--workers", type=_positive_int, metavar="N", help="decoding threads (default: CPU count, max 8)"
+    )
 
 
 def _limits(args: argparse.Namespace):
@@ -68,8 +76,9 @@ def _print_blocking(problems: list[dict]) -> None:
 def _inspect(args: argparse.Namespace) -> int:
     from kdsam_core.datasets import inspect_dataset
 
-    report = inspect_dataset(_source(args), _limits(args), format=args.format, mask_label=args.mask_label,
-                             workers=args.workers)
+    report = inspect_dataset(
+        _source(args), _limits(args), format=args.format, mask_label=args.mask_label, workers=args.workers
+    )
     print(report.to_json(indent=None if args.compact else 2))
     if not report.importable:
         _print_blocking(report.problems)
@@ -84,8 +93,16 @@ def _convert(args: argparse.Namespace) -> int:
 
     source = _source(args)
     try:
-        result = convert_dataset(source, args.out, _limits(args), format=args.format, mask_label=args.mask_label,
-                                 strict=args.strict, include_unlabelled=not args.labelled_only, workers=args.workers)
+        result = convert_dataset(
+            source,
+            args.out,
+            _limits(args),
+            format=args.format,
+            mask_label=args.mask_label,
+            strict=args.strict,
+            include_unlabelled=not args.labelled_only,
+            workers=args.workers,
+        )
     except DatasetError as error:
         raise CliError(str(error)) from None
     summary = {k: v for k, v in result.to_dict().items() if k != "report"}
@@ -102,8 +119,9 @@ def _split(args: argparse.Namespace) -> int:
         ratios = parse_ratios(args.ratios)
     except ValueError as error:
         raise CliError(f"--ratios: {error}") from None
-    with open_dataset(_source(args), _limits(args), format=args.format, mask_label=args.mask_label,
-                      workers=args.workers) as dataset:
+    with open_dataset(
+        _source(args), _limits(args), format=args.format, mask_label=args.mask_label, workers=args.workers
+    ) as dataset:
         report = dataset.report()
         if not report.importable:
             _print_blocking(report.problems)
@@ -111,8 +129,19 @@ def _split(args: argparse.Namespace) -> int:
         samples = list(dataset.samples(include_unlabelled=args.include_unlabelled))
     assignment = assign_splits(samples, args.seed, ratios)
     counts = {name: sum(1 for v in assignment.values() if v == name) for name in ratios}
-    print(json.dumps({"format": report.format, "seed": args.seed, "ratios": ratios, "counts": counts,
-                      "splits": dict(sorted(assignment.items()))}, indent=2, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "format": report.format,
+                "seed": args.seed,
+                "ratios": ratios,
+                "counts": counts,
+                "splits": dict(sorted(assignment.items())),
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 
@@ -124,15 +153,21 @@ def register(subparsers) -> None:
     )
     commands = parser.add_subparsers(dest="datasets_command", metavar="SUBCOMMAND", required=True)
 
-    inspect = commands.add_parser("inspect", help="detect the format and report pairs and problems as JSON",
-                                  description="Print the dataset report as JSON; exit 1 if it cannot be imported.")
+    inspect = commands.add_parser(
+        "inspect",
+        help="detect the format and report pairs and problems as JSON",
+        description="Print the dataset report as JSON; exit 1 if it cannot be imported.",
+    )
     _add_source_options(inspect)
     inspect.add_argument("--compact", action="store_true", help="print the JSON on one line")
     inspect.set_defaults(func=_inspect)
 
-    convert = commands.add_parser("convert", help="write the generic layout (images/, masks/, manifest.csv)",
-                                  description="Convert a dataset into OUT/images/<id>.<ext>, OUT/masks/<id>.png "
-                                  "(0/255) and OUT/manifest.csv (id,image,mask,group,class).")
+    convert = commands.add_parser(
+        "convert",
+        help="write the generic layout (images/, masks/, manifest.csv)",
+        description="Convert a dataset into OUT/images/<id>.<ext>, OUT/masks/<id>.png "
+        "(0/255) and OUT/manifest.csv (id,image,mask,group,class).",
+    )
     _add_source_options(convert)
     convert.add_argument("out", metavar="OUT", help="output folder (must not exist or be empty)")
     convert.add_argument("--strict", action="store_true", help="refuse to convert when there is any problem")

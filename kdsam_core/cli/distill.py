@@ -7,21 +7,32 @@ import json
 
 from kdsam_core.cli import CliError
 from kdsam_core.cli._training_args import (
-    add_data, add_device, add_progress, device_of, existing_file, load_data, progress_callback,
+    add_data,
+    add_device,
+    add_progress,
+    device_of,
+    existing_file,
+    load_data,
+    progress_callback,
 )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "distill", help="phase 1: distil the teacher's image encoder into the student",
+        "distill",
+        help="phase 1: distil the teacher's image encoder into the student",
         description="Train the KD-SAM student encoder to reproduce a teacher's embeddings "
-                    "(L = MSE + λ·perceptual). Teacher embeddings are cached on disk (float16); "
-                    "every epoch writes OUT/last.pt, which --resume continues from. Runs under "
-                    "torchrun with DistributedDataParallel when launched that way.",
+        "(L = MSE + λ·perceptual). Teacher embeddings are cached on disk (float16); "
+        "every epoch writes OUT/last.pt, which --resume continues from. Runs under "
+        "torchrun with DistributedDataParallel when launched that way.",
     )
     t = p.add_argument_group("models")
-    t.add_argument("--teacher", default="vit_h", choices=["vit_h", "vit_l", "vit_b", "vit_t", "tiny"],
-                   help="teacher kind (vit_t = MobileSAM; tiny = test-only small ViT) (default vit_h)")
+    t.add_argument(
+        "--teacher",
+        default="vit_h",
+        choices=["vit_h", "vit_l", "vit_b", "vit_t", "tiny"],
+        help="teacher kind (vit_t = MobileSAM; tiny = test-only small ViT) (default vit_h)",
+    )
     t.add_argument("--teacher-checkpoint", required=True, help="official SAM / MobileSAM checkpoint file")
     t.add_argument("--imagenet-weights", help="torchvision ResNet-50 ImageNet weights file for the student trunk")
     add_data(p, masks=False)
@@ -38,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs (default 10)")
     o.add_argument("--plateau-patience", type=int, default=3, help="ReduceLROnPlateau patience (default 3)")
     o.add_argument("--seed", type=int, default=0)
-    o.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0: in the main process)")
+    o.add_argument(
+        "--workers", type=int, default=0, help="data-loading worker processes (default 0: in the main process)"
+    )
     o.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     add_device(p)
     add_progress(p)
@@ -62,21 +75,48 @@ def run(args: argparse.Namespace) -> int:
             from kdsam_core.modeling.teachers import tiny_config
 
             config = tiny_config(int(teacher.image_encoder.img_size))
-        model = build_kdsam_from_teacher(args.teacher, args.teacher_checkpoint, config,
-                                         imagenet_weights=args.imagenet_weights, teacher=teacher, seed=args.seed)
+        model = build_kdsam_from_teacher(
+            args.teacher,
+            args.teacher_checkpoint,
+            config,
+            imagenet_weights=args.imagenet_weights,
+            teacher=teacher,
+            seed=args.seed,
+        )
     except CheckpointError as error:
         raise CliError(str(error)) from error
     cfg = DistillConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        loss=args.loss, perceptual_weight=args.perceptual_weight, vgg_weights=args.vgg_weights,
-        early_stopping_patience=args.patience, plateau_patience=args.plateau_patience, seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        loss=args.loss,
+        perceptual_weight=args.perceptual_weight,
+        vgg_weights=args.vgg_weights,
+        early_stopping_patience=args.patience,
+        plateau_patience=args.plateau_patience,
+        seed=args.seed,
         num_workers=args.workers,
     )
-    metadata = {"student_init": "imagenet" if args.imagenet_weights else "random",
-                "teacher_checkpoint": str(args.teacher_checkpoint)}
+    metadata = {
+        "student_init": "imagenet" if args.imagenet_weights else "random",
+        "teacher_checkpoint": str(args.teacher_checkpoint),
+    }
     try:
-        result = distill(model, teacher, train, val, args.out, cfg, cache_dir=args.cache, teacher_kind=args.teacher,
-                         device=device, resume=args.resume, callback=progress_callback(args), metadata=metadata)
+        result = distill(
+            model,
+            teacher,
+            train,
+            val,
+            args.out,
+            cfg,
+            cache_dir=args.cache,
+            teacher_kind=args.teacher,
+            device=device,
+            resume=args.resume,
+            callback=progress_callback(args),
+            metadata=metadata,
+        )
     except (CheckpointError, ValueError) as error:  # e.g. --resume with other settings, size mismatch
         raise CliError(str(error)) from error
     from kdsam_core.training import ddp
@@ -88,8 +128,14 @@ def run(args: argparse.Namespace) -> int:
         ddp.cleanup_distributed()
         if rank != 0:
             return 0
-    summary = {"checkpoint": str(result.checkpoint), "best_epoch": result.best_epoch,
-               "best_val_loss": result.best_val_loss, "epochs_run": len(result.history),
-               "stopped_early": result.stopped_early, "cache": result.cache, "loss": result.loss}
+    summary = {
+        "checkpoint": str(result.checkpoint),
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "cache": result.cache,
+        "loss": result.loss,
+    }
     print(json.dumps(summary, indent=1, default=str))
     return 0

@@ -11,16 +11,28 @@ from kdsam_core.cli._training_args import add_device, add_progress, device_of, e
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "evaluate", help="compare models (Dice, IoU) on datasets with simulated prompts",
+        "evaluate",
+        help="compare models (Dice, IoU) on datasets with simulated prompts",
         description="Evaluate every --model on every --dataset with identical prompts (default: one box = "
-                    "the ground-truth bounding box). Writes results.json, table1.md (the paper's Table 1 "
-                    "layout), figure2_dice.png (box plot + bar chart) and figure3_cases.png (best/worst cases).",
+        "the ground-truth bounding box). Writes results.json, table1.md (the paper's Table 1 "
+        "layout), figure2_dice.png (box plot + bar chart) and figure3_cases.png (best/worst cases).",
     )
-    p.add_argument("--model", action="append", required=True, metavar="[LABEL:]NAME[=CHECKPOINT]",
-                   help="a model: kdsam=FILE, sam_vit_h|sam_vit_l|sam_vit_b=FILE, mobilesam=FILE, or "
-                        "random[=KDSAM_FILE] (random-init KD-SAM, the floor); repeat for several")
-    p.add_argument("--dataset", action="append", required=True, nargs="+", metavar="NAME IMAGES MASKS [SUFFIX]",
-                   help="a dataset: its name, image folder, mask folder and optional mask-name suffix; repeatable")
+    p.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="[LABEL:]NAME[=CHECKPOINT]",
+        help="a model: kdsam=FILE, sam_vit_h|sam_vit_l|sam_vit_b=FILE, mobilesam=FILE, or "
+        "random[=KDSAM_FILE] (random-init KD-SAM, the floor); repeat for several",
+    )
+    p.add_argument(
+        "--dataset",
+        action="append",
+        required=True,
+        nargs="+",
+        metavar="NAME IMAGES MASKS [SUFFIX]",
+        help="a dataset: its name, image folder, mask folder and optional mask-name suffix; repeatable",
+    )
     p.add_argument("--out", default="runs/evaluate")
     p.add_argument("--prompt-mode", default="box", choices=["box", "points", "box+points"])
     p.add_argument("--box-jitter", type=int, default=0, help="box jitter in pixels (default 0: the protocol)")
@@ -55,12 +67,20 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.model:
         label, model, details = load_model_spec(spec)
         models[label], info[label] = model, details
-    protocol = PromptConfig(mode=args.prompt_mode, box_jitter=args.box_jitter,
-                            positive_points=args.pos_points if "points" in args.prompt_mode else 0,
-                            negative_points=args.neg_points if "points" in args.prompt_mode else 0)
+    protocol = PromptConfig(
+        mode=args.prompt_mode,
+        box_jitter=args.box_jitter,
+        positive_points=args.pos_points if "points" in args.prompt_mode else 0,
+        negative_points=args.neg_points if "points" in args.prompt_mode else 0,
+    )
     comparison = compare_models(models, datasets, protocol=protocol, device=device, seed=args.seed, model_info=info)
     paths = write_reports(comparison, args.out, figures=not args.no_figures, models=models, device=str(device))
-    summary = {d: {m: {"dice_mean": s["dice"]["mean"], "iou_mean": s["iou"]["mean"], "n": s["dice"]["n"]}
-                   for m, s in by.items()} for d, by in comparison.summary().items()}
+    summary = {
+        d: {
+            m: {"dice_mean": s["dice"]["mean"], "iou_mean": s["iou"]["mean"], "n": s["dice"]["n"]}
+            for m, s in by.items()
+        }
+        for d, by in comparison.summary().items()
+    }
     print(json.dumps({"summary": summary, "files": paths}, indent=1))
     return 0

@@ -12,13 +12,18 @@ from kdsam_core.cli._training_args import add_device, load_model_spec
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "export", help="export the decoder (and the student encoder) to ONNX",
+        "export",
+        help="export the decoder (and the student encoder) to ONNX",
         description="Export the prompt encoder + mask decoder with segment-anything's official ONNX "
-                    "contract (correct for every orig_im_size), single-mask and multi-mask variants, "
-                    "optionally dynamically quantised to int8; and the KD-SAM student encoder.",
+        "contract (correct for every orig_im_size), single-mask and multi-mask variants, "
+        "optionally dynamically quantised to int8; and the KD-SAM student encoder.",
     )
-    p.add_argument("--model", required=True, metavar="NAME=CHECKPOINT",
-                   help="kdsam=FILE, sam_vit_h|sam_vit_l|sam_vit_b=FILE or mobilesam=FILE")
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="NAME=CHECKPOINT",
+        help="kdsam=FILE, sam_vit_h|sam_vit_l|sam_vit_b=FILE or mobilesam=FILE",
+    )
     p.add_argument("--out", default="runs/export", help="output folder")
     p.add_argument("--variants", default="single,multimask", help="decoder variants: single, multimask (comma list)")
     p.add_argument("--encoder", action="store_true", help="also export the student image encoder (KD-SAM only)")
@@ -48,8 +53,12 @@ def run(args: argparse.Namespace) -> int:
             written[f"decoder_{variant}"] = str(path)
             if args.quantize:
                 # dynamic int8 quantises weight × activation MatMuls: the reference graph order has them
-                reference = export_decoder_onnx(model, out / name.replace(".onnx", "_reference.onnx"),
-                                                multimask=variant == "multimask", reassociate=False)
+                reference = export_decoder_onnx(
+                    model,
+                    out / name.replace(".onnx", "_reference.onnx"),
+                    multimask=variant == "multimask",
+                    reassociate=False,
+                )
                 qpath = quantize_dynamic_onnx(reference, out / name.replace(".onnx", "_int8.onnx"))
                 reference.unlink()
                 written[f"decoder_{variant}_int8"] = str(qpath)

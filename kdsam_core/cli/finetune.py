@@ -7,16 +7,23 @@ import json
 
 from kdsam_core.cli import CliError
 from kdsam_core.cli._training_args import (
-    add_data, add_device, add_progress, device_of, existing_file, load_data, progress_callback,
+    add_data,
+    add_device,
+    add_progress,
+    device_of,
+    existing_file,
+    load_data,
+    progress_callback,
 )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "finetune", help="phase 2: fine-tune the decoder with Dice loss on a frozen encoder",
+        "finetune",
+        help="phase 2: fine-tune the decoder with Dice loss on a frozen encoder",
         description="Fine-tune a KD-SAM checkpoint's prompt encoder and mask decoder with Dice loss "
-                    "(optionally + BCE) using prompts simulated from the ground truth. Writes a new "
-                    "KD-SAM file, its decoder ONNX exports and an evaluation on the validation split.",
+        "(optionally + BCE) using prompts simulated from the ground truth. Writes a new "
+        "KD-SAM file, its decoder ONNX exports and an evaluation on the validation split.",
     )
     p.add_argument("--checkpoint", required=True, help="KD-SAM checkpoint (e.g. from kdsam distill)")
     add_data(p, masks=True)
@@ -58,19 +65,51 @@ def run(args: argparse.Namespace) -> int:
     except CheckpointError as error:
         raise CliError(str(error)) from error
     cfg = FinetuneConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, loss=args.loss,
-        prompts=PromptConfig(mode=args.prompt_mode, box_jitter=args.box_jitter, positive_points=args.pos_points,
-                             negative_points=args.neg_points, iterative_clicks=args.iterative_clicks),
-        early_stopping_patience=args.patience, seed=args.seed, export_onnx=not args.no_onnx,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        loss=args.loss,
+        prompts=PromptConfig(
+            mode=args.prompt_mode,
+            box_jitter=args.box_jitter,
+            positive_points=args.pos_points,
+            negative_points=args.neg_points,
+            iterative_clicks=args.iterative_clicks,
+        ),
+        early_stopping_patience=args.patience,
+        seed=args.seed,
+        export_onnx=not args.no_onnx,
     )
     extra = {"parent_checkpoint": str(args.checkpoint)}
     if "teacher" in metadata:
         extra["teacher"] = metadata["teacher"]
     try:
-        result = finetune(model, train, val, args.out, cfg, cache_dir=args.cache, device=device, resume=args.resume,
-                          callback=progress_callback(args), metadata=extra)
+        result = finetune(
+            model,
+            train,
+            val,
+            args.out,
+            cfg,
+            cache_dir=args.cache,
+            device=device,
+            resume=args.resume,
+            callback=progress_callback(args),
+            metadata=extra,
+        )
     except (CheckpointError, ValueError) as error:
         raise CliError(str(error)) from error
-    print(json.dumps({"checkpoint": str(result.checkpoint), "best_epoch": result.best_epoch, "onnx": result.onnx,
-                      "evaluation": result.evaluation, "cache": result.cache}, indent=1, default=str))
+    print(
+        json.dumps(
+            {
+                "checkpoint": str(result.checkpoint),
+                "best_epoch": result.best_epoch,
+                "onnx": result.onnx,
+                "evaluation": result.evaluation,
+                "cache": result.cache,
+            },
+            indent=1,
+            default=str,
+        )
+    )
     return 0

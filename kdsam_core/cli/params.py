@@ -14,10 +14,11 @@ CHOICES = ["kdsam", "sam_vit_h", "sam_vit_l", "sam_vit_b", "mobilesam"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "params", help="print parameter counts of a model as JSON",
+        "params",
+        help="print parameter counts of a model as JSON",
         description='Print {"total", "image_encoder", "prompt_encoder", "mask_decoder"} parameter counts. '
-                    "Without --checkpoint the model is built with random initialisation (on the meta "
-                    "device: no memory, no download).",
+        "Without --checkpoint the model is built with random initialisation (on the meta "
+        "device: no memory, no download).",
     )
     parser.add_argument("--model", required=True, choices=CHOICES, help="which model")
     parser.add_argument("--checkpoint", help="optional checkpoint file (counts the model it holds)")

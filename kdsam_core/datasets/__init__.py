@@ -29,18 +29,18 @@ from kdsam_core.datasets.split import assign_splits, parse_ratios, split_samples
 FORMAT_KEYS = tuple(FORMATS)
 
 __all__ = [
-    "ArchiveError",
-    "ConvertResult",
     "DEFAULT_LIMITS",
     "DICOM_ALLOWED_TAGS",
+    "FORMAT_KEYS",
+    "MANIFEST_COLUMNS",
+    "PROBLEM_CODES",
+    "ArchiveError",
+    "ConvertResult",
     "Dataset",
     "DatasetError",
     "DatasetReport",
     "Detection",
-    "FORMAT_KEYS",
     "Limits",
-    "MANIFEST_COLUMNS",
-    "PROBLEM_CODES",
     "Problem",
     "Sample",
     "assign_splits",

@@ -74,14 +74,16 @@ def safe_member_path(name: str) -> tuple[str, ...]:
     raw = name.replace("\\", "/")
     if raw.startswith("/") or _DRIVE.match(raw):
         raise ArchiveError(
-            "archive_absolute_path", name,
+            "archive_absolute_path",
+            name,
             f"archive entry {name!r} has an absolute path; archives must contain relative paths only "
             "(re-create the archive from inside the dataset folder)",
         )
     parts = tuple(part for part in PurePosixPath(raw).parts if part not in ("", "."))
     if ".." in parts:
         raise ArchiveError(
-            "archive_path_traversal", name,
+            "archive_path_traversal",
+            name,
             f"archive entry {name!r} contains '..' and would be written outside the extraction folder "
             "(zip-slip); re-create the archive without parent-directory references",
         )
@@ -100,7 +102,8 @@ class _Extractor:
         self.files += 1
         if self.files > self.limits.max_files:
             raise ArchiveError(
-                "archive_too_many_files", name,
+                "archive_too_many_files",
+                name,
                 f"the archive holds more than {self.limits.max_files} files (limit reached at {name!r}); "
                 "split the dataset into smaller archives or raise the file-count limit",
             )
@@ -109,7 +112,8 @@ class _Extractor:
 
     def too_large(self, name: str) -> ArchiveError:
         return ArchiveError(
-            "archive_too_large", name,
+            "archive_too_large",
+            name,
             f"the archive expands to more than {self.limits.max_uncompressed_bytes} bytes "
             f"(limit reached at {name!r}); split the dataset or raise the size limit",
         )
@@ -118,7 +122,8 @@ class _Extractor:
         key = "/".join(parts).lower()  # case-insensitive file systems would merge these too
         if key in self.seen:
             raise ArchiveError(
-                "archive_duplicate_entry", name,
+                "archive_duplicate_entry",
+                name,
                 f"archive entry {name!r} appears twice (or differs only in letter case); remove the duplicate",
             )
         self.seen.add(key)
@@ -126,7 +131,9 @@ class _Extractor:
         root = self.dest.resolve()
         resolved = target.resolve()
         if resolved != root and root not in resolved.parents:  # defence in depth
-            raise ArchiveError("archive_path_traversal", name, f"archive entry {name!r} resolves outside the extraction folder")
+            raise ArchiveError(
+                "archive_path_traversal", name, f"archive entry {name!r} resolves outside the extraction folder"
+            )
         return target
 
     def write(self, name: str, parts: tuple[str, ...], stream) -> None:
@@ -157,17 +164,21 @@ def _extract_zip(path: Path, dest: Path, limits: Limits) -> None:
                 mode = (info.external_attr >> 16) & 0xFFFF
                 if stat.S_ISLNK(mode):
                     raise ArchiveError(
-                        "archive_symlink", info.filename,
+                        "archive_symlink",
+                        info.filename,
                         f"archive entry {info.filename!r} is a symbolic link; links are not allowed in dataset "
                         "archives (replace it with the file itself)",
                     )
                 if mode and stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-                    raise ArchiveError("archive_special_file", info.filename, f"archive entry {info.filename!r} is not a regular file")
+                    raise ArchiveError(
+                        "archive_special_file", info.filename, f"archive entry {info.filename!r} is not a regular file"
+                    )
                 if info.is_dir() or not parts:
                     continue
                 if info.flag_bits & 0x1:
                     raise ArchiveError(
-                        "archive_encrypted", info.filename,
+                        "archive_encrypted",
+                        info.filename,
                         f"archive entry {info.filename!r} is password-protected; upload an unencrypted archive",
                     )
                 extractor.count_file(info.filename, info.file_size)
@@ -181,8 +192,19 @@ def _extract_zip(path: Path, dest: Path, limits: Limits) -> None:
                     extractor.write(info.filename, parts, stream)
     except ArchiveError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as error:
-        raise ArchiveError("archive_corrupt", path.name, f"{path.name} is not a readable zip archive: {error}") from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ) as error:
+        raise ArchiveError(
+            "archive_corrupt", path.name, f"{path.name} is not a readable zip archive: {error}"
+        ) from None
 
 
 def _extract_tar(path: Path, dest: Path, limits: Limits) -> None:
@@ -195,13 +217,15 @@ def _extract_tar(path: Path, dest: Path, limits: Limits) -> None:
                 parts = safe_member_path(name)
                 if member.issym():
                     raise ArchiveError(
-                        "archive_symlink", name,
+                        "archive_symlink",
+                        name,
                         f"archive entry {name!r} is a symbolic link (to {member.linkname!r}); links are not "
                         "allowed in dataset archives (replace it with the file itself)",
                     )
                 if member.islnk():
                     raise ArchiveError(
-                        "archive_hardlink", name,
+                        "archive_hardlink",
+                        name,
                         f"archive entry {name!r} is a hard link (to {member.linkname!r}); links are not allowed "
                         "in dataset archives (re-create the archive without hard links)",
                     )
@@ -209,7 +233,8 @@ def _extract_tar(path: Path, dest: Path, limits: Limits) -> None:
                     continue
                 if not member.isfile():
                     raise ArchiveError(
-                        "archive_special_file", name,
+                        "archive_special_file",
+                        name,
                         f"archive entry {name!r} is a device, FIFO or other special file; only regular files are allowed",
                     )
                 if not parts:
@@ -228,9 +253,13 @@ def _extract_tar(path: Path, dest: Path, limits: Limits) -> None:
     except ArchiveError:
         raise
     except (tarfile.TarError, zlib.error, EOFError, OSError, ValueError) as error:
-        raise ArchiveError("archive_corrupt", path.name, f"{path.name} is not a readable tar archive: {error}") from None
+        raise ArchiveError(
+            "archive_corrupt", path.name, f"{path.name} is not a readable tar archive: {error}"
+        ) from None
     except Exception as error:  # lzma.LZMAError, bz2 errors, …: never crash on a hostile file
-        raise ArchiveError("archive_corrupt", path.name, f"{path.name} is not a readable tar archive: {error}") from None
+        raise ArchiveError(
+            "archive_corrupt", path.name, f"{path.name} is not a readable tar archive: {error}"
+        ) from None
 
 
 def extract_archive(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -243,7 +272,8 @@ def extract_archive(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> 
         _extract_tar(path, Path(dest), limits)
     else:
         raise ArchiveError(
-            "unsupported_source", path.name,
+            "unsupported_source",
+            path.name,
             f"{path.name} is not a folder, .zip or .tar(.gz/.bz2/.xz) archive",
         )
 

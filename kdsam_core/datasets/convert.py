@@ -115,7 +115,9 @@ def convert_dataset(
         report = dataset.report()
         problems = dataset.problems
         if not report.importable:
-            raise DatasetError(f"{source} cannot be imported: {describe_blocking(problems) or 'no usable images'}", problems)
+            raise DatasetError(
+                f"{source} cannot be imported: {describe_blocking(problems) or 'no usable images'}", problems
+            )
         if strict and problems:
             codes = ", ".join(sorted({p.code for p in problems}))
             raise DatasetError(f"{source} has {len(problems)} problems ({codes}) and strict mode is on", problems)
@@ -146,8 +148,15 @@ def convert_dataset(
                     meta_dir = staging / "meta"
                     meta_dir.mkdir(exist_ok=True)
                     (meta_dir / f"{name}.json").write_text(json.dumps(sample.meta, indent=2, sort_keys=True))
-                rows.append({"id": sample.id, "image": f"images/{image_name}", "mask": mask_cell,
-                             "group": sample.split_group, "class": sample.label or ""})
+                rows.append(
+                    {
+                        "id": sample.id,
+                        "image": f"images/{image_name}",
+                        "mask": mask_cell,
+                        "group": sample.split_group,
+                        "class": sample.label or "",
+                    }
+                )
             with open(staging / MANIFEST_NAME, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
                 writer.writeheader()

@@ -28,16 +28,23 @@ def _unique_ids(samples: list[Sample]) -> tuple[list[Sample], list[Problem]]:
             used.add(sample.id)
             out.append(sample)
             continue
-        base = f"{sample.subset}_{sample.id}" if sample.subset and f"{sample.subset}_{sample.id}" not in used else sample.id
+        base = (
+            f"{sample.subset}_{sample.id}"
+            if sample.subset and f"{sample.subset}_{sample.id}" not in used
+            else sample.id
+        )
         new_id, k = base, 2
         while new_id in used:
             new_id, k = f"{base}_{k}", k + 1
         used.add(new_id)
-        problems.append(Problem(
-            "duplicate_id", sample.image,
-            f"image {sample.image} has the same name as another image; it is imported as {new_id!r}",
-            new_id,
-        ))
+        problems.append(
+            Problem(
+                "duplicate_id",
+                sample.image,
+                f"image {sample.image} has the same name as another image; it is imported as {new_id!r}",
+                new_id,
+            )
+        )
         group = new_id if sample.group == sample.id else sample.group
         out.append(replace(sample, id=new_id, group=group))
     return out, problems
@@ -101,16 +108,22 @@ class Dataset:
         if not any(p.blocking for p in problems):
             where = relative(self.root, self.base) if self.root is not None and self.base is not None else "."
             if not self.candidates and self.format is not None:
-                problems.append(Problem(
-                    "no_images", where or ".",
-                    f"no images were found in the {FORMATS[self.format].TITLE} layout at {where or '.'}; "
-                    "check that the images are PNG, JPEG, TIFF, BMP or DICOM files with the expected names",
-                ))
+                problems.append(
+                    Problem(
+                        "no_images",
+                        where or ".",
+                        f"no images were found in the {FORMATS[self.format].TITLE} layout at {where or '.'}; "
+                        "check that the images are PNG, JPEG, TIFF, BMP or DICOM files with the expected names",
+                    )
+                )
             elif self.candidates and not any(c.usable for c in self.checks):
-                problems.append(Problem(
-                    "no_usable_samples", where or ".",
-                    "every image was skipped because of the problems listed; fix them and upload again",
-                ))
+                problems.append(
+                    Problem(
+                        "no_usable_samples",
+                        where or ".",
+                        "every image was skipped because of the problems listed; fix them and upload again",
+                    )
+                )
         return problems
 
     @property
@@ -165,13 +178,14 @@ def open_dataset(
         raise ValueError(f"unknown dataset format {format!r}; choose one of {', '.join(FORMATS)}")
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such file or folder")
-    options = dict(format=format, mask_label=mask_label, workers=workers)
+    options = {"format": format, "mask_label": mask_label, "workers": workers}
     if source.is_dir():
         yield Dataset(source, source, limits, problems=scan_folder(source, limits), **options)
         return
     if archive_kind(source) is None:
         problem = Problem(
-            "unsupported_source", source.name,
+            "unsupported_source",
+            source.name,
             f"{source.name} is neither a folder nor a .zip/.tar.gz archive; upload the dataset folder as an archive",
         )
         yield Dataset(source, None, limits, problems=[problem], **options)

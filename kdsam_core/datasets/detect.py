@@ -70,12 +70,26 @@ def detect_format(base: Path, format: str | None = None, max_depth: int = MAX_DE
                 return Detection(key, root)
             if matches:
                 listed = ", ".join(f"{relative(root, base) or '.'} ({key})" for key, root in matches[:6])
-                return Detection(None, None, [Problem(
-                    "ambiguous_format", ".",
-                    f"several datasets were found: {listed}; upload one dataset at a time, or point to its folder",
-                )])
+                return Detection(
+                    None,
+                    None,
+                    [
+                        Problem(
+                            "ambiguous_format",
+                            ".",
+                            f"several datasets were found: {listed}; upload one dataset at a time, or point to its folder",
+                        )
+                    ],
+                )
     wanted = f"no {FORMATS[format].TITLE} dataset" if format else "no supported dataset layout"
-    return Detection(None, None, [Problem(
-        "unknown_format", ".",
-        f"{wanted} was found in the top three folder levels; {LAYOUT_HELP}",
-    )])
+    return Detection(
+        None,
+        None,
+        [
+            Problem(
+                "unknown_format",
+                ".",
+                f"{wanted} was found in the top three folder levels; {LAYOUT_HELP}",
+            )
+        ],
+    )

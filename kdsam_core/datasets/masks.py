@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from kdsam_core.datasets.images import LOSSY_SUFFIXES, ImageFileError, read_raw_mask
 
 THRESHOLD = 127
@@ -73,7 +74,9 @@ def binarise(raw: np.ndarray, *, lossy: bool = False, label: int | None = None) 
     return MaskResult((raw > THRESHOLD).astype(np.uint8), note)
 
 
-def ellipse_mask(shape: tuple[int, int], center: tuple[float, float], axes: tuple[float, float], angle: float) -> np.ndarray:
+def ellipse_mask(
+    shape: tuple[int, int], center: tuple[float, float], axes: tuple[float, float], angle: float
+) -> np.ndarray:
     """Filled ellipse (bool) clipped to ``shape`` = (H, W).
 
     ``center`` (x, y), full ``axes`` (width, height) and ``angle`` (degrees) as in OpenCV's

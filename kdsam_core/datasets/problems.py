@@ -25,10 +25,14 @@ _KINDS = (
     ProblemKind("archive_corrupt", True, "fix_and_retry", "the archive cannot be read"),
     ProblemKind("archive_encrypted", True, "fix_and_retry", "the archive has password-protected entries"),
     ProblemKind("archive_absolute_path", True, "fix_and_retry", "an archive entry has an absolute path"),
-    ProblemKind("archive_path_traversal", True, "fix_and_retry", "an archive entry escapes the root with '..' (zip-slip)"),
+    ProblemKind(
+        "archive_path_traversal", True, "fix_and_retry", "an archive entry escapes the root with '..' (zip-slip)"
+    ),
     ProblemKind("archive_symlink", True, "fix_and_retry", "an archive entry is a symbolic link"),
     ProblemKind("archive_hardlink", True, "fix_and_retry", "an archive entry is a hard link"),
-    ProblemKind("archive_special_file", True, "fix_and_retry", "an archive entry is a device, FIFO or other special file"),
+    ProblemKind(
+        "archive_special_file", True, "fix_and_retry", "an archive entry is a device, FIFO or other special file"
+    ),
     ProblemKind("archive_duplicate_entry", True, "fix_and_retry", "two archive entries extract to the same path"),
     ProblemKind("archive_too_large", True, "fix_and_retry", "the archive expands beyond the size limit"),
     ProblemKind("archive_too_many_files", True, "fix_and_retry", "the archive holds more files than the limit"),

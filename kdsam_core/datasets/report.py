@@ -88,7 +88,8 @@ def build_report(
         subset_counts=dict(sorted(Counter(c.sample.subset for c in used if c.sample.subset).items())),
         image_size=(
             {"min_width": min(widths), "max_width": max(widths), "min_height": min(heights), "max_height": max(heights)}
-            if widths else None
+            if widths
+            else None
         ),
         image_modes=dict(sorted(Counter(c.mode for c in used if c.mode).items())),
         problem_counts=dict(sorted(Counter(p.code for p in problems).items())),

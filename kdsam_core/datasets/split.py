@@ -73,7 +73,7 @@ def assign_splits(
         keys.sort(key=lambda k: -len(groups[k]))  # stable: random order within equal sizes
         total = sum(len(groups[k]) for k in keys)
         targets = {name: fractions[name] * total for name in active}
-        counts = {name: 0 for name in active}
+        counts = dict.fromkeys(active, 0)
         for key in keys:
             name = max(active, key=lambda n: (targets[n] - counts[n], -SPLIT_NAMES.index(n)))
             counts[name] += len(groups[key])

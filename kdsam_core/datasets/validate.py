@@ -37,7 +37,9 @@ def content_hash(array: np.ndarray) -> str:
 
 
 def _image_problem(sample: Sample, error: ImageFileError) -> Problem:
-    code = {"decompression_bomb": "decompression_bomb", "unsupported": "unsupported_dicom"}.get(error.kind, "unreadable_image")
+    code = {"decompression_bomb": "decompression_bomb", "unsupported": "unsupported_dicom"}.get(
+        error.kind, "unreadable_image"
+    )
     return Problem(code, sample.image, f"image {sample.image} {error.message}", sample.id)
 
 
@@ -63,8 +65,9 @@ def check_sample(sample: Sample) -> SampleCheck:
         return check
     first_mask = _rel_mask(sample, sample.mask_paths[0])
     try:
-        result = load_mask_files(sample.mask_paths, rule=sample.mask_rule, label=sample.mask_label,
-                                 max_pixels=sample.max_image_pixels)
+        result = load_mask_files(
+            sample.mask_paths, rule=sample.mask_rule, label=sample.mask_label, max_pixels=sample.max_image_pixels
+        )
     except ImageFileError as error:
         path = _rel_mask(sample, error.path) if error.path is not None else first_mask
         code = "decompression_bomb" if error.kind == "decompression_bomb" else "unreadable_mask"
@@ -79,12 +82,15 @@ def check_sample(sample: Sample) -> SampleCheck:
         return check
     mask = result.mask
     if mask.shape != (height, width):
-        check.problems.append(Problem(
-            "size_mismatch", first_mask,
-            f"mask {first_mask} is {mask.shape[1]}x{mask.shape[0]} pixels but image {sample.image} is "
-            f"{width}x{height}; masks must have exactly the image's size (re-export the mask)",
-            sample.id,
-        ))
+        check.problems.append(
+            Problem(
+                "size_mismatch",
+                first_mask,
+                f"mask {first_mask} is {mask.shape[1]}x{mask.shape[0]} pixels but image {sample.image} is "
+                f"{width}x{height}; masks must have exactly the image's size (re-export the mask)",
+                sample.id,
+            )
+        )
         check.usable = False
         check.sample = replace(sample, **updates)
         return check
@@ -92,11 +98,14 @@ def check_sample(sample: Sample) -> SampleCheck:
         check.problems.append(Problem("non_binary_mask", first_mask, f"mask {first_mask} {result.note}", sample.id))
     empty = not mask.any()
     if empty and not sample.negative:
-        check.problems.append(Problem(
-            "empty_mask", first_mask,
-            f"mask {first_mask} has no foreground pixel; the image is kept as a negative (no lesion) or can be skipped",
-            sample.id,
-        ))
+        check.problems.append(
+            Problem(
+                "empty_mask",
+                first_mask,
+                f"mask {first_mask} has no foreground pixel; the image is kept as a negative (no lesion) or can be skipped",
+                sample.id,
+            )
+        )
     updates["negative"] = empty
     check.sample = replace(sample, **updates)
     return check
@@ -120,12 +129,15 @@ def find_duplicates(checks: list[SampleCheck]) -> None:
             first[key] = check
             continue
         original = first[key].sample
-        check.problems.append(Problem(
-            "duplicate_image", check.sample.image,
-            f"image {check.sample.image} has the same pixels as {original.image}; the later copy is skipped "
-            "unless you choose to keep both",
-            check.sample.id,
-        ))
+        check.problems.append(
+            Problem(
+                "duplicate_image",
+                check.sample.image,
+                f"image {check.sample.image} has the same pixels as {original.image}; the later copy is skipped "
+                "unless you choose to keep both",
+                check.sample.id,
+            )
+        )
         check.usable = False
 
 

@@ -7,8 +7,9 @@ fixed seed), so differences come from the models alone.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,14 +65,22 @@ def evaluate_model(
         image, gt = sample.load_image(), sample.load_mask()
         started = time.perf_counter()
         pred = predict(model, image, prompt, device)
-        record = {"id": sample.id, "dice": dice_score(pred, gt), "iou": iou_score(pred, gt),
-                  "prompt": prompt.to_dict(), "seconds": time.perf_counter() - started}
+        record = {
+            "id": sample.id,
+            "dice": dice_score(pred, gt),
+            "iou": iou_score(pred, gt),
+            "prompt": prompt.to_dict(),
+            "seconds": time.perf_counter() - started,
+        }
         if keep_masks:
             record["pred"] = pred
         records.append(record)
         if callback:
-            callback(ProgressEvent(kind="step", phase="evaluate", step=index, steps=len(samples),
-                                   losses={"dice": record["dice"]}))
+            callback(
+                ProgressEvent(
+                    kind="step", phase="evaluate", step=index, steps=len(samples), losses={"dice": record["dice"]}
+                )
+            )
     return records
 
 
@@ -105,8 +114,10 @@ class Comparison:
         }
         if include_records:
             data["per_image"] = {
-                dataset: {model: [{k: v for k, v in r.items() if k != "pred"} for r in records]
-                          for model, records in by_model.items()}
+                dataset: {
+                    model: [{k: v for k, v in r.items() if k != "pred"} for r in records]
+                    for model, records in by_model.items()
+                }
                 for dataset, by_model in self.records.items()
             }
         return data

@@ -56,8 +56,9 @@ def dice_boxplot_and_bars(comparison: Comparison, path: Path | str, metric: str 
     return path
 
 
-def overlay_grid(comparison: Comparison, models, path: Path | str, cases: int = 2, reference: str | None = None,
-                 device: str = "cpu") -> Path | None:
+def overlay_grid(
+    comparison: Comparison, models, path: Path | str, cases: int = 2, reference: str | None = None, device: str = "cpu"
+) -> Path | None:
     """Figure 3: the best and worst ``cases`` images per dataset by the ``reference`` model's Dice
     (default: the last model). Each row: the image with the ground-truth outline, then every model's
     prediction (red) on the same prompt. Predictions are recomputed for the chosen images only."""
@@ -81,7 +82,9 @@ def overlay_grid(comparison: Comparison, models, path: Path | str, cases: int = 
         rows += [(dataset, i, "best") for i in best] + [(dataset, i, "worst") for i in worst]
     if not rows:
         return None
-    fig, axes = plt.subplots(len(rows), len(names) + 1, figsize=(2.4 * (len(names) + 1), 2.4 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), len(names) + 1, figsize=(2.4 * (len(names) + 1), 2.4 * len(rows)), squeeze=False
+    )
     dev = torch.device(device)
     for row, (dataset, i, kind) in enumerate(rows):
         sample = comparison.samples[dataset][i]

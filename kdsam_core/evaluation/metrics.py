@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,8 +26,9 @@ def iou_score(pred: np.ndarray, gt: np.ndarray) -> float:
     return int((p & g).sum()) / union
 
 
-def bootstrap_ci(values: Sequence[float], statistic=np.mean, confidence: float = 0.95,
-                 resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], statistic=np.mean, confidence: float = 0.95, resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic`` over per-image ``values`` (fixed seed)."""
     data = np.asarray(values, dtype=np.float64)
     if data.size == 0:
@@ -45,7 +46,15 @@ def summarize(values: Sequence[float], confidence: float = 0.95, resamples: int 
     """``{"n", "mean", "median", "std", "ci_low", "ci_high", "confidence"}`` (CI of the mean)."""
     data = np.asarray(values, dtype=np.float64)
     if data.size == 0:
-        return {"n": 0, "mean": None, "median": None, "std": None, "ci_low": None, "ci_high": None, "confidence": confidence}
+        return {
+            "n": 0,
+            "mean": None,
+            "median": None,
+            "std": None,
+            "ci_low": None,
+            "ci_high": None,
+            "confidence": confidence,
+        }
     low, high = bootstrap_ci(data, confidence=confidence, resamples=resamples, seed=seed)
     return {
         "n": int(data.size),

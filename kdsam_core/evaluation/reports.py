@@ -43,22 +43,30 @@ def markdown_table(comparison: Comparison, metric: str = "dice") -> str:
         total = (comparison.models[m].get("parameters") or {}).get("total")
         params.append("–" if total is None else f"{total / 1e6:.1f}M")
     lines.append("| Parameters | " + " | ".join(params) + " |")
-    lines += ["", f"Details ({title}: n, mean, median, 95% bootstrap CI of the mean):", "",
-              "| Dataset | Model | n | mean | median | 95% CI |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"Details ({title}: n, mean, median, 95% bootstrap CI of the mean):",
+        "",
+        "| Dataset | Model | n | mean | median | 95% CI |",
+        "|---|---|---|---|---|---|",
+    ]
     for dataset, by_model in summary.items():
         for m in models:
             s = (by_model.get(m) or {}).get(metric)
             if not s:
                 continue
-            lines.append(f"| {dataset} | {m} | {s['n']} | {_fmt(s['mean'])} | {_fmt(s['median'])} | "
-                         f"[{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}] |")
+            lines.append(
+                f"| {dataset} | {m} | {s['n']} | {_fmt(s['mean'])} | {_fmt(s['median'])} | "
+                f"[{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}] |"
+            )
     weights = [f"- **{m}**: {info.get('weights', 'unknown')}" for m, info in comparison.models.items()]
     lines += ["", "Weights:", *weights, ""]
     return "\n".join(lines)
 
 
-def write_reports(comparison: Comparison, out_dir: Path | str, figures: bool = True, models=None,
-                  device: str = "cpu") -> dict[str, str]:
+def write_reports(
+    comparison: Comparison, out_dir: Path | str, figures: bool = True, models=None, device: str = "cpu"
+) -> dict[str, str]:
     """Write ``results.json``, ``table1.md`` (Dice), ``table1_iou.md``, ``figure2_dice.png`` and,
     when ``models`` (name → model) are given, ``figure3_cases.png``; returns the paths."""
     out_dir = Path(out_dir)

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from segment_anything.modeling import Sam
 from segment_anything.utils.onnx import SamOnnxModel
 
-from kdsam_core.export.onnx_file import write_onnx
 from kdsam_core.export.fast_decoder import fast_decoder
+from kdsam_core.export.onnx_file import write_onnx
 
 INPUT_NAMES = ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"]
 OUTPUT_NAMES = ["masks", "iou_predictions", "low_res_masks"]
@@ -87,7 +87,7 @@ class LowResDecoderOnnxModel(DecoderOnnxModel):
     that step was about a quarter of the decoder's run time in onnxruntime.
     """
 
-    def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input):  # noqa: D102
+    def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input):
         sparse_embedding = self._embed_points(point_coords, point_labels)
         dense_embedding = self._embed_masks(mask_input, has_mask_input)
         masks, scores = self.model.mask_decoder.predict_masks(
@@ -107,7 +107,9 @@ def dummy_decoder_inputs(model: Sam, num_points: int = 5) -> dict[str, torch.Ten
     embed_dim = model.prompt_encoder.embed_dim
     return {
         "image_embeddings": torch.randn(1, embed_dim, *grid, dtype=torch.float),
-        "point_coords": torch.randint(low=0, high=model.image_encoder.img_size, size=(1, num_points, 2), dtype=torch.float),
+        "point_coords": torch.randint(
+            low=0, high=model.image_encoder.img_size, size=(1, num_points, 2), dtype=torch.float
+        ),
         "point_labels": torch.randint(low=0, high=4, size=(1, num_points), dtype=torch.float),
         "mask_input": torch.randn(1, 1, 4 * grid[0], 4 * grid[1], dtype=torch.float),
         "has_mask_input": torch.tensor([1], dtype=torch.float),
@@ -139,10 +141,22 @@ def export_decoder_onnx(
     if not postprocess:
         low_res = LowResDecoderOnnxModel(model, return_single_mask=not multimask).eval()
         del inputs["orig_im_size"]
-        return write_onnx(low_res, list(inputs.values()), path, input_names=LOW_RES_INPUT_NAMES,
-                          output_names=LOW_RES_OUTPUT_NAMES,
-                          dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
-                          opset=opset)
+        return write_onnx(
+            low_res,
+            list(inputs.values()),
+            path,
+            input_names=LOW_RES_INPUT_NAMES,
+            output_names=LOW_RES_OUTPUT_NAMES,
+            dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+            opset=opset,
+        )
     onnx_model = DecoderOnnxModel(model, return_single_mask=not multimask).eval()
-    return write_onnx(onnx_model, list(inputs.values()), path, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
-                      dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}, opset=opset)
+    return write_onnx(
+        onnx_model,
+        list(inputs.values()),
+        path,
+        input_names=INPUT_NAMES,
+        output_names=OUTPUT_NAMES,
+        dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+        opset=opset,
+    )

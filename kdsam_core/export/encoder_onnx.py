@@ -23,5 +23,12 @@ def export_encoder_onnx(model: nn.Module, path: Path | str, *, opset: int = 17) 
     encoder = getattr(model, "image_encoder", model).eval()
     size = int(encoder.img_size)
     dummy = torch.randn(1, 3, size, size)
-    return write_onnx(encoder, [dummy], path, input_names=ENCODER_INPUT_NAMES, output_names=ENCODER_OUTPUT_NAMES,
-                      dynamic_axes={"image": {0: "batch"}, "image_embeddings": {0: "batch"}}, opset=opset)
+    return write_onnx(
+        encoder,
+        [dummy],
+        path,
+        input_names=ENCODER_INPUT_NAMES,
+        output_names=ENCODER_OUTPUT_NAMES,
+        dynamic_axes={"image": {0: "batch"}, "image_embeddings": {0: "batch"}},
+        opset=opset,
+    )

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
 
-def write_onnx(module: torch.nn.Module, inputs: Sequence[torch.Tensor], path: Path | str, *, input_names: list[str],
-               output_names: list[str], dynamic_axes: dict, opset: int = 17) -> Path:
+def write_onnx(
+    module: torch.nn.Module,
+    inputs: Sequence[torch.Tensor],
+    path: Path | str,
+    *,
+    input_names: list[str],
+    output_names: list[str],
+    dynamic_axes: dict,
+    opset: int = 17,
+) -> Path:
     """Trace ``module`` with the classic exporter (``dynamo=False``) into ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -19,8 +27,17 @@ def write_onnx(module: torch.nn.Module, inputs: Sequence[torch.Tensor], path: Pa
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
-        torch.onnx.export(module, tuple(inputs), str(tmp), export_params=True, opset_version=opset,
-                          do_constant_folding=True, input_names=input_names, output_names=output_names,
-                          dynamic_axes=dynamic_axes, dynamo=False)
+        torch.onnx.export(
+            module,
+            tuple(inputs),
+            str(tmp),
+            export_params=True,
+            opset_version=opset,
+            do_constant_folding=True,
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
+            dynamo=False,
+        )
     tmp.replace(path)
     return path

@@ -38,8 +38,7 @@ def decoder_inputs(model: nn.Module, orig_size: tuple[int, int], seed: int = 0) 
     }
 
 
-def decoder_parity(model: nn.Module, path: Path | str, *, multimask: bool = False,
-                   sizes=PARITY_SIZES) -> dict:
+def decoder_parity(model: nn.Module, path: Path | str, *, multimask: bool = False, sizes=PARITY_SIZES) -> dict:
     """Max abs logit difference and mask IoU of the ONNX decoder vs. PyTorch at several image sizes."""
     from kdsam_core.export.decoder_onnx import DecoderOnnxModel
 
@@ -70,5 +69,8 @@ def encoder_parity(model: nn.Module, path: Path | str, batch: int = 1, seed: int
     onnx_out = _session(path).run(["image_embeddings"], {"image": x.numpy()})[0]
     with torch.no_grad():
         torch_out = encoder(x).numpy()
-    return {"max_abs_diff": float(np.abs(onnx_out - torch_out).max()),
-            "max_abs": float(np.abs(torch_out).max()), "shape": list(onnx_out.shape)}
+    return {
+        "max_abs_diff": float(np.abs(onnx_out - torch_out).max()),
+        "max_abs": float(np.abs(torch_out).max()),
+        "shape": list(onnx_out.shape),
+    }

@@ -116,6 +116,8 @@ def reassociate_decoder_attention(model: Sam) -> Sam:
         new.cross_attn_token_to_image = TokenToImageAttention(layer.cross_attn_token_to_image)
         new.cross_attn_image_to_token = ImageToTokenAttention(layer.cross_attn_image_to_token)
         transformer.layers.append(new)
-    transformer.final_attn_token_to_image = TokenToImageAttention(model.mask_decoder.transformer.final_attn_token_to_image)
+    transformer.final_attn_token_to_image = TokenToImageAttention(
+        model.mask_decoder.transformer.final_attn_token_to_image
+    )
     fast.mask_decoder.transformer = transformer
     return fast

@@ -11,8 +11,9 @@ A KD-SAM checkpoint is one ``torch.save`` file holding::
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from segment_anything.modeling import Sam
@@ -79,9 +80,7 @@ def verify_state_dict(
             parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:5])})")
         if wrong_shape:
             parts.append(f"{len(wrong_shape)} keys of the wrong shape (e.g. {'; '.join(wrong_shape[:5])})")
-        raise CheckpointError(
-            f"{path} does not look like a {expected_kind} checkpoint: " + ", ".join(parts) + "."
-        )
+        raise CheckpointError(f"{path} does not look like a {expected_kind} checkpoint: " + ", ".join(parts) + ".")
 
 
 def save_kdsam(model: Sam, path: Path, metadata: Mapping[str, Any] | None = None) -> Path:

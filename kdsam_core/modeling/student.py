@@ -29,17 +29,21 @@ class StudentEncoder(nn.Module):
     def __init__(self, config: StudentConfig = StudentConfig()) -> None:
         super().__init__()
         if config.trunk not in TRUNK_CHANNELS:
-            raise ValueError(
-                f"unknown student trunk {config.trunk!r}; choose one of {sorted(TRUNK_CHANNELS)}"
-            )
+            raise ValueError(f"unknown student trunk {config.trunk!r}; choose one of {sorted(TRUNK_CHANNELS)}")
         if config.img_size % 32:
             raise ValueError(f"student img_size must be a multiple of 32, got {config.img_size}")
         self.config = config
         self.img_size = config.img_size
         resnet = getattr(torchvision.models, config.trunk)(weights=None)
         self.trunk = nn.Sequential(
-            resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool,
-            resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4,
+            resnet.conv1,
+            resnet.bn1,
+            resnet.relu,
+            resnet.maxpool,
+            resnet.layer1,
+            resnet.layer2,
+            resnet.layer3,
+            resnet.layer4,
         )
         in_chans = TRUNK_CHANNELS[config.trunk]
         self.neck_reduce = nn.Sequential(
@@ -57,9 +61,7 @@ class StudentEncoder(nn.Module):
         features = self.trunk(images)  # (B, C, S/32, S/32)
         features = self.neck_reduce(features)
         if self.upsample != 1:
-            features = F.interpolate(
-                features, scale_factor=self.upsample, mode="bilinear", align_corners=False
-            )
+            features = F.interpolate(features, scale_factor=self.upsample, mode="bilinear", align_corners=False)
         return self.neck_refine(features)
 
     def load_imagenet_trunk(self, state_dict: dict[str, torch.Tensor]) -> None:
@@ -70,9 +72,8 @@ class StudentEncoder(nn.Module):
             prefix, _, rest = key.partition(".")
             if prefix in names:
                 remapped[f"{names.index(prefix)}.{rest}"] = value
-        missing, unexpected = self.trunk.load_state_dict(remapped, strict=False)
+        missing, _unexpected = self.trunk.load_state_dict(remapped, strict=False)
         if missing:
             raise ValueError(
-                f"ImageNet {self.config.trunk} weights are missing {len(missing)} trunk keys, "
-                f"e.g. {missing[:5]}"
+                f"ImageNet {self.config.trunk} weights are missing {len(missing)} trunk keys, e.g. {missing[:5]}"
             )

@@ -58,7 +58,7 @@ def _quiet_mobile_sam():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import mobile_sam  # noqa: F401  (registers timm models, warns loudly)
+        import mobile_sam
 
         return mobile_sam
 
@@ -73,8 +73,16 @@ def build_tiny_teacher_sam(img_size: int = 256, embed_dim: int = 64, seed: int |
         torch.manual_seed(seed)
     try:
         encoder = ImageEncoderViT(
-            img_size=img_size, patch_size=16, embed_dim=embed_dim, depth=2, num_heads=2, out_chans=256,
-            window_size=4, global_attn_indexes=(1,), qkv_bias=True, use_rel_pos=True,
+            img_size=img_size,
+            patch_size=16,
+            embed_dim=embed_dim,
+            depth=2,
+            num_heads=2,
+            out_chans=256,
+            window_size=4,
+            global_attn_indexes=(1,),
+            qkv_bias=True,
+            use_rel_pos=True,
         )
         # ImageEncoderViT starts its absolute position embedding at zero; give it something to teach.
         nn.init.normal_(encoder.pos_embed, std=0.02)
@@ -92,8 +100,10 @@ def tiny_config(img_size: int = 256) -> KDSamConfig:
     base = KDSamConfig.tiny()
     if img_size == base.img_size:
         return base
-    return KDSamConfig(student=StudentConfig(trunk=base.student.trunk, img_size=img_size, out_chans=256),
-                       decoder_mlp_dim=base.decoder_mlp_dim)
+    return KDSamConfig(
+        student=StudentConfig(trunk=base.student.trunk, img_size=img_size, out_chans=256),
+        decoder_mlp_dim=base.decoder_mlp_dim,
+    )
 
 
 def build_teacher_sam(kind: str, img_size: int | None = None) -> nn.Module:
@@ -179,8 +189,13 @@ def build_kdsam_from_teacher(
         load_imagenet_trunk_file(model, imagenet_weights)
     if teacher is not None:
         state = {k: v for k, v in teacher.state_dict().items() if k.startswith(("prompt_encoder.", "mask_decoder."))}
-        verify_state_dict(state, model.state_dict(), Path(str(teacher_checkpoint or "<teacher>")),
-                          TEACHER_KINDS[teacher_kind], prefixes=("prompt_encoder.", "mask_decoder."))
+        verify_state_dict(
+            state,
+            model.state_dict(),
+            Path(str(teacher_checkpoint or "<teacher>")),
+            TEACHER_KINDS[teacher_kind],
+            prefixes=("prompt_encoder.", "mask_decoder."),
+        )
         model.load_state_dict(state, strict=False)
     elif teacher_checkpoint is not None:
         load_sam_decoder_weights(model, Path(teacher_checkpoint))
@@ -202,8 +217,9 @@ def _build_device(kind: str | None):
     return torch.device("cpu") if kind == "vit_t" else torch.device("meta")
 
 
-def load_model(name: str, checkpoint: Path | str | None, *, config: KDSamConfig | None = None,
-               seed: int = 0) -> tuple[nn.Module, dict[str, Any]]:
+def load_model(
+    name: str, checkpoint: Path | str | None, *, config: KDSamConfig | None = None, seed: int = 0
+) -> tuple[nn.Module, dict[str, Any]]:
     """Load any model by registry name; ``checkpoint=None`` gives a random initialisation.
 
     Returns ``(model, info)`` where ``info`` records the weights used (for reports).

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -52,8 +52,17 @@ class EmbeddingCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = self.folder / "meta.json"
         if not meta.exists():
-            meta.write_text(json.dumps({"model_id": self.model_id, "preprocessing": self.preprocessing,
-                                        "img_size": self.img_size, "dtype": "float16"}, indent=1))
+            meta.write_text(
+                json.dumps(
+                    {
+                        "model_id": self.model_id,
+                        "preprocessing": self.preprocessing,
+                        "img_size": self.img_size,
+                        "dtype": "float16",
+                    },
+                    indent=1,
+                )
+            )
 
     def path(self, content_hash: str) -> Path:
         return self.folder / content_hash[:2] / f"{content_hash}.npy"

@@ -10,9 +10,10 @@ trainers don't depend on a particular dataset format.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 from PIL import Image
@@ -96,7 +97,11 @@ def as_sample(item: Any, index: int = 0) -> Sample:
         return Sample(image=item, mask=None, id=f"sample{index:05d}")
     if isinstance(item, tuple) and len(item) in (2, 3):
         image, mask = item[0], item[1]
-        sid = item[2] if len(item) == 3 else (Path(image).stem if isinstance(image, (str, Path)) else f"sample{index:05d}")
+        sid = (
+            item[2]
+            if len(item) == 3
+            else (Path(image).stem if isinstance(image, (str, Path)) else f"sample{index:05d}")
+        )
         return Sample(image=image, mask=mask, id=str(sid))
     image = _attr(item, "image", "image_path")
     if image is None:
@@ -145,6 +150,6 @@ def split_samples(samples: Sequence[Sample], val_fraction: float, seed: int = 0)
     if val_fraction <= 0:
         return list(samples), []
     keyed = sorted(samples, key=lambda s: hashlib.sha256(f"{seed}:{s.id}".encode()).hexdigest())
-    n_val = max(1, int(round(len(samples) * val_fraction))) if len(samples) > 1 else 0
+    n_val = max(1, round(len(samples) * val_fraction)) if len(samples) > 1 else 0
     val_ids = {s.id for s in keyed[:n_val]}
     return [s for s in samples if s.id not in val_ids], [s for s in samples if s.id in val_ids]

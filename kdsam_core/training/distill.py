@@ -15,9 +15,10 @@ import json
 import math
 import os
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -169,8 +170,11 @@ def fill_cache(
     def progress(done: int, total: int) -> None:
         holder.setdefault("hits", done)  # the first report counts the entries already cached
         if callback:
-            callback(ProgressEvent(kind="cache", phase=phase, step=done, steps=total,
-                                   extra={"what": what, "hits": holder["hits"]}))
+            callback(
+                ProgressEvent(
+                    kind="cache", phase=phase, step=done, steps=total, extra={"what": what, "hits": holder["hits"]}
+                )
+            )
 
     return cache.ensure(images.hashes, compute, batch_size=batch_size, on_progress=progress)
 
@@ -208,11 +212,20 @@ def _evaluate(encoder: nn.Module, loss_fn: DistillationLoss, loader_batches, dat
             images = torch.stack([dataset[i][0] for i in mine]).to(device)
             targets = torch.stack([dataset[i][1] for i in mine]).to(device)
             with _autocast(device):
-                pred = encoder(images.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else images)
+                pred = encoder(
+                    images.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else images
+                )
             out = loss_fn(pred.float(), targets)
             n = len(mine)
-            sums += torch.tensor([float(out.total) * n, float(out.mse) * n,
-                                  float(out.perceptual if out.perceptual is not None else 0.0) * n, n], dtype=torch.float64)
+            sums += torch.tensor(
+                [
+                    float(out.total) * n,
+                    float(out.mse) * n,
+                    float(out.perceptual if out.perceptual is not None else 0.0) * n,
+                    n,
+                ],
+                dtype=torch.float64,
+            )
     if info.enabled:
         import torch.distributed as dist
 
@@ -292,7 +305,9 @@ def distill(
     train_set, val_set = _PairDataset(train_images, cache), _PairDataset(val_images, cache)
     sample_shape = train_set[0][1].shape
     if tuple(sample_shape) != (256, img_size // 16, img_size // 16):
-        raise ValueError(f"teacher embeddings have shape {tuple(sample_shape)}, expected (256, {img_size // 16}, {img_size // 16})")
+        raise ValueError(
+            f"teacher embeddings have shape {tuple(sample_shape)}, expected (256, {img_size // 16}, {img_size // 16})"
+        )
 
     # ---- loss (PCA rendering fitted once on teacher embeddings, stored with the run) -------------
     state_path = out_dir / "last.pt"
@@ -396,9 +411,12 @@ def distill(
                     continue  # a tail batch too small to give every rank an image
                 mine = np.array_split(np.array(batch), info.world_size)[info.rank].tolist() if info.enabled else batch
                 plan.append((batch, mine))
-            loader = torch.utils.data.DataLoader(train_set, batch_sampler=[m for _, m in plan],
-                                                 num_workers=config.num_workers,
-                                                 pin_memory=device.type == "cuda")
+            loader = torch.utils.data.DataLoader(
+                train_set,
+                batch_sampler=[m for _, m in plan],
+                num_workers=config.num_workers,
+                pin_memory=device.type == "cuda",
+            )
             for step, ((batch, mine), (images, targets)) in enumerate(zip(plan, loader), 1):
                 images = images.to(device, non_blocking=True)
                 targets = targets.to(device, non_blocking=True)
@@ -414,8 +432,9 @@ def distill(
                 optimizer.step()
                 values = out.as_floats()
                 if info.enabled:
-                    packed = torch.tensor([values[k] * len(mine) for k in sorted(values)], dtype=torch.float64,
-                                          device=device)  # NCCL reduces CUDA tensors only
+                    packed = torch.tensor(
+                        [values[k] * len(mine) for k in sorted(values)], dtype=torch.float64, device=device
+                    )  # NCCL reduces CUDA tensors only
                     import torch.distributed as dist
 
                     dist.all_reduce(packed, op=dist.ReduceOp.SUM)
@@ -425,14 +444,27 @@ def distill(
                 seen += len(batch)
                 meter.update(len(batch))
                 total_steps_left -= 1
-                emit(ProgressEvent(kind="step", phase="distill", epoch=epoch, epochs=config.epochs, step=step,
-                                   steps=steps_per_epoch, losses=values, lr=optimizer.param_groups[0]["lr"],
-                                   throughput=meter.rate(), eta_s=meter.eta(total_steps_left)))
+                emit(
+                    ProgressEvent(
+                        kind="step",
+                        phase="distill",
+                        epoch=epoch,
+                        epochs=config.epochs,
+                        step=step,
+                        steps=steps_per_epoch,
+                        losses=values,
+                        lr=optimizer.param_groups[0]["lr"],
+                        throughput=meter.rate(),
+                        eta_s=meter.eta(total_steps_left),
+                    )
+                )
             train_metrics = {f"train_{k}": v / max(seen, 1) for k, v in sums.items()}
             val_metrics = {}
             if len(val_set):
                 val_batches = epoch_batches(len(val_set), config.batch_size, config.seed, epoch, shuffle=False)
-                val_metrics = {f"val_{k}": v for k, v in _evaluate(student, loss_fn, val_batches, val_set, device, info).items()}
+                val_metrics = {
+                    f"val_{k}": v for k, v in _evaluate(student, loss_fn, val_batches, val_set, device, info).items()
+                }
             monitored = val_metrics.get("val_loss", train_metrics.get("train_loss", math.inf))
             scheduler.step(monitored)
             if monitored < best_val:
@@ -446,11 +478,21 @@ def distill(
             history.append(record)
             stopped_early = stop
             save_state(epoch, stop)
-            emit(ProgressEvent(kind="epoch", phase="distill", epoch=epoch, epochs=config.epochs,
-                               steps=steps_per_epoch, step=steps_per_epoch,
-                               losses={k: v for k, v in record.items() if k not in ("epoch", "lr")},
-                               lr=record["lr"], throughput=meter.rate(),
-                               eta_s=meter.eta(total_steps_left), extra={"best_epoch": best_epoch}))
+            emit(
+                ProgressEvent(
+                    kind="epoch",
+                    phase="distill",
+                    epoch=epoch,
+                    epochs=config.epochs,
+                    steps=steps_per_epoch,
+                    step=steps_per_epoch,
+                    losses={k: v for k, v in record.items() if k not in ("epoch", "lr")},
+                    lr=record["lr"],
+                    throughput=meter.rate(),
+                    eta_s=meter.eta(total_steps_left),
+                    extra={"best_epoch": best_epoch},
+                )
+            )
             ddp.barrier(info)
     except StopTraining:
         pass
@@ -483,11 +525,18 @@ def distill(
     if info.is_main:
         meta = {
             "teacher": {"kind": teacher_kind, "id": teacher_id},
-            "data": {"train_images": len(train_samples), "val_images": len(val_samples),
-                     "preprocessing": PREPROCESSING_VERSION},
+            "data": {
+                "train_images": len(train_samples),
+                "val_images": len(val_samples),
+                "preprocessing": PREPROCESSING_VERSION,
+            },
             "metrics": {"best_epoch": best_epoch, f"best_{monitor}": best_val},
-            "training": {"phase": "distill", "config": config.to_dict(), "loss": loss_fn.describe(),
-                         "world_size": info.world_size},
+            "training": {
+                "phase": "distill",
+                "config": config.to_dict(),
+                "loss": loss_fn.describe(),
+                "world_size": info.world_size,
+            },
             **(metadata or {}),
         }
         save_kdsam(model, result.checkpoint, meta)

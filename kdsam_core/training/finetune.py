@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,8 +91,14 @@ def prompt_tensors(prompt: Prompt, original_size: tuple[int, int], long_side: in
     return points, boxes
 
 
-def decode(model: nn.Module, embedding: torch.Tensor, prompt: Prompt, original_size: tuple[int, int],
-           mask_input: torch.Tensor | None = None, multimask: bool = False):
+def decode(
+    model: nn.Module,
+    embedding: torch.Tensor,
+    prompt: Prompt,
+    original_size: tuple[int, int],
+    mask_input: torch.Tensor | None = None,
+    multimask: bool = False,
+):
     """Run the prompt encoder + mask decoder: ``(low_res_logits (1, M, 4G, 4G), iou (1, M))``."""
     device = embedding.device
     points, boxes = prompt_tensors(prompt, original_size, model.image_encoder.img_size, device)
@@ -114,7 +121,11 @@ def lowres_target(mask: np.ndarray, long_side: int, grid: int) -> torch.Tensor:
     padded = np.zeros((long_side, long_side), dtype=np.float32)
     padded[:new_h, :new_w] = resized
     tensor = torch.from_numpy(padded)[None, None]
-    small = F.adaptive_avg_pool2d(tensor, grid) if long_side % grid == 0 else F.interpolate(tensor, size=(grid, grid), mode="area")
+    small = (
+        F.adaptive_avg_pool2d(tensor, grid)
+        if long_side % grid == 0
+        else F.interpolate(tensor, size=(grid, grid), mode="area")
+    )
     return (small >= 0.5).float()
 
 
@@ -134,7 +145,7 @@ class _MaskStore:
         self.samples = list(samples)
         self.long_side, self.grid, self.keep = long_side, grid, keep
         self._cache: dict[int, tuple[np.ndarray, torch.Tensor]] = {}
-        for index, sample in enumerate(self.samples):
+        for _index, sample in enumerate(self.samples):
             if sample.mask is None:
                 raise ValueError(f"fine-tuning needs a mask for every image; {sample.id} has none")
 
@@ -259,8 +270,16 @@ def finetune(
     sets = {}
     for name, samples in (("train", train_samples), ("val", val_samples)):
         images = PreparedImages(samples, img_size, config.memory_cache_images)
-        stats = fill_cache(model.image_encoder, images, cache, device, config.encoder_batch_size, emit,
-                           phase="finetune", what=f"student embeddings ({name})")
+        stats = fill_cache(
+            model.image_encoder,
+            images,
+            cache,
+            device,
+            config.encoder_batch_size,
+            emit,
+            phase="finetune",
+            what=f"student embeddings ({name})",
+        )
         stats_total["hits"] += stats.hits
         stats_total["misses"] += stats.misses
         sets[name] = (images, _MaskStore(samples, img_size, grid, config.memory_cache_images))
@@ -279,7 +298,13 @@ def finetune(
         model.prompt_encoder.load_state_dict(state["prompt_encoder"])
         model.mask_decoder.load_state_dict(state["mask_decoder"])
         optimizer.load_state_dict(state["optimizer"])
-        history, best, best_epoch, bad, start = state["history"], state["best"], state["best_epoch"], state["bad"], state["epoch"] + 1
+        history, best, best_epoch, bad, start = (
+            state["history"],
+            state["best"],
+            state["best_epoch"],
+            state["bad"],
+            state["epoch"] + 1,
+        )
 
     def embedding(images: PreparedImages, index: int) -> torch.Tensor:
         return cache.load(images.hashes[index])[None].to(device)
@@ -290,12 +315,18 @@ def finetune(
         if n == 0:
             return {}
         rng = np.random.default_rng([config.seed, epoch, 0 if train_mode else 1])
-        batches = epoch_batches(n, config.batch_size if train_mode else max(config.batch_size, 1), config.seed, epoch, shuffle=train_mode)
+        batches = epoch_batches(
+            n, config.batch_size if train_mode else max(config.batch_size, 1), config.seed, epoch, shuffle=train_mode
+        )
         sums, count = 0.0, 0
         model.prompt_encoder.train(train_mode)
         model.mask_decoder.train(train_mode)
-        eval_prompts = PromptConfig(mode=config.prompts.mode, box_jitter=0, positive_points=config.prompts.positive_points,
-                                    negative_points=config.prompts.negative_points)
+        eval_prompts = PromptConfig(
+            mode=config.prompts.mode,
+            box_jitter=0,
+            positive_points=config.prompts.positive_points,
+            negative_points=config.prompts.negative_points,
+        )
         for step, batch in enumerate(batches, 1):
             with torch.set_grad_enabled(train_mode):
                 items = [masks.get(index) for index in batch]
@@ -307,8 +338,9 @@ def finetune(
                 else:
                     prompts = [simulate_prompt(mask, eval_prompts, rng) for mask, _ in items]
                     low_res = _decode_many(model, embeddings, prompts, originals)
-                    batch_loss = torch.stack([segmentation_loss(l, t, config.loss, config.bce_weight)
-                                              for l, t in zip(low_res, targets)]).mean()
+                    batch_loss = torch.stack(
+                        [segmentation_loss(l, t, config.loss, config.bce_weight) for l, t in zip(low_res, targets)]
+                    ).mean()
                 if train_mode:
                     optimizer.zero_grad(set_to_none=True)
                     batch_loss.backward()
@@ -319,9 +351,20 @@ def finetune(
             if train_mode:
                 meter.update(len(batch))
                 nonlocal_steps[0] -= 1
-                emit(ProgressEvent(kind="step", phase="finetune", epoch=epoch, epochs=config.epochs, step=step,
-                                   steps=len(batches), losses={"loss": float(batch_loss)}, lr=optimizer.param_groups[0]["lr"],
-                                   throughput=meter.rate(), eta_s=meter.eta(nonlocal_steps[0])))
+                emit(
+                    ProgressEvent(
+                        kind="step",
+                        phase="finetune",
+                        epoch=epoch,
+                        epochs=config.epochs,
+                        step=step,
+                        steps=len(batches),
+                        losses={"loss": float(batch_loss)},
+                        lr=optimizer.param_groups[0]["lr"],
+                        throughput=meter.rate(),
+                        eta_s=meter.eta(nonlocal_steps[0]),
+                    )
+                )
         return {f"{name}_loss": sums / max(count, 1)}
 
     steps_per_epoch = len(epoch_batches(len(train_samples), config.batch_size, config.seed, 1))
@@ -337,20 +380,41 @@ def finetune(
             value = record.get(monitor, math.inf)
             if value < best:
                 best, best_epoch, bad = value, epoch, 0
-                torch.save({"prompt_encoder": model.prompt_encoder.state_dict(),
-                            "mask_decoder": model.mask_decoder.state_dict()}, out_dir / "best_decoder.pt")
+                torch.save(
+                    {
+                        "prompt_encoder": model.prompt_encoder.state_dict(),
+                        "mask_decoder": model.mask_decoder.state_dict(),
+                    },
+                    out_dir / "best_decoder.pt",
+                )
             else:
                 bad += 1
             history.append(record)
-            payload = {"epoch": epoch, "prompt_encoder": model.prompt_encoder.state_dict(),
-                       "mask_decoder": model.mask_decoder.state_dict(), "optimizer": optimizer.state_dict(),
-                       "history": history, "best": best, "best_epoch": best_epoch, "bad": bad,
-                       "config": config.to_dict(), "code_version": kdsam_core.__version__}
+            payload = {
+                "epoch": epoch,
+                "prompt_encoder": model.prompt_encoder.state_dict(),
+                "mask_decoder": model.mask_decoder.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "history": history,
+                "best": best,
+                "best_epoch": best_epoch,
+                "bad": bad,
+                "config": config.to_dict(),
+                "code_version": kdsam_core.__version__,
+            }
             torch.save(payload, state_path.with_name("last.pt.tmp"))
             os.replace(state_path.with_name("last.pt.tmp"), state_path)
-            emit(ProgressEvent(kind="epoch", phase="finetune", epoch=epoch, epochs=config.epochs,
-                               losses={k: v for k, v in record.items() if k != "epoch"},
-                               lr=optimizer.param_groups[0]["lr"], extra={"best_epoch": best_epoch}))
+            emit(
+                ProgressEvent(
+                    kind="epoch",
+                    phase="finetune",
+                    epoch=epoch,
+                    epochs=config.epochs,
+                    losses={k: v for k, v in record.items() if k != "epoch"},
+                    lr=optimizer.param_groups[0]["lr"],
+                    extra={"best_epoch": best_epoch},
+                )
+            )
     except StopTraining:
         pass
 
@@ -366,7 +430,11 @@ def finetune(
     if config.evaluate and val_samples:
         from kdsam_core.evaluation.evaluate import evaluate_model
 
-        emit(ProgressEvent(kind="stage", phase="finetune", extra={"stage": "evaluating the best epoch on the validation split"}))
+        emit(
+            ProgressEvent(
+                kind="stage", phase="finetune", extra={"stage": "evaluating the best epoch on the validation split"}
+            )
+        )
         records = evaluate_model(model, val_samples, device="cpu" if device.type == "cpu" else device, callback=emit)
         from kdsam_core.evaluation.metrics import summarize
 
@@ -381,9 +449,20 @@ def finetune(
         model.to("cpu").eval()
 
     meta = {
-        "data": {"train_images": len(train_samples), "val_images": len(val_samples), "preprocessing": PREPROCESSING_VERSION},
-        "metrics": {"best_epoch": best_epoch, f"best_{monitor}": best,
-                    **({"val_dice_mean": evaluation["dice"]["mean"], "val_iou_mean": evaluation["iou"]["mean"]} if evaluation else {})},
+        "data": {
+            "train_images": len(train_samples),
+            "val_images": len(val_samples),
+            "preprocessing": PREPROCESSING_VERSION,
+        },
+        "metrics": {
+            "best_epoch": best_epoch,
+            f"best_{monitor}": best,
+            **(
+                {"val_dice_mean": evaluation["dice"]["mean"], "val_iou_mean": evaluation["iou"]["mean"]}
+                if evaluation
+                else {}
+            ),
+        },
         "training": {"phase": "finetune", "config": config.to_dict()},
         **(metadata or {}),
     }
@@ -395,8 +474,14 @@ def finetune(
         emit(ProgressEvent(kind="stage", phase="finetune", extra={"stage": "exporting the decoder to ONNX"}))
         onnx["single"] = str(export_decoder_onnx(model, out_dir / "decoder.onnx", multimask=False))
         onnx["multimask"] = str(export_decoder_onnx(model, out_dir / "decoder_multimask.onnx", multimask=True))
-    result = FinetuneResult(checkpoint=checkpoint, history=history, best_epoch=best_epoch, onnx=onnx,
-                            evaluation=None if evaluation is None else {k: v for k, v in evaluation.items() if k != "per_image"},
-                            cache=cache_info, out_dir=out_dir)
+    result = FinetuneResult(
+        checkpoint=checkpoint,
+        history=history,
+        best_epoch=best_epoch,
+        onnx=onnx,
+        evaluation=None if evaluation is None else {k: v for k, v in evaluation.items() if k != "per_image"},
+        cache=cache_info,
+        out_dir=out_dir,
+    )
     (out_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=1, default=str))
     return result

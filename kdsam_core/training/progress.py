@@ -12,8 +12,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 
 class StopTraining(Exception):
@@ -96,15 +97,19 @@ class TqdmProgress:
 
         if self.key != key:
             self.close()
-            self.bar = tqdm(total=total, desc=desc, file=self.stream, disable=self.disable, leave=True,
-                            dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total, desc=desc, file=self.stream, disable=self.disable, leave=True, dynamic_ncols=True
+            )
             self.key = key
         return self.bar
 
     def __call__(self, event: ProgressEvent) -> None:
         if event.kind == "cache":
-            bar = self._bar(("cache", event.phase, event.extra.get("what")), event.steps,
-                            f"{event.phase}: {event.extra.get('what', 'embeddings')}")
+            bar = self._bar(
+                ("cache", event.phase, event.extra.get("what")),
+                event.steps,
+                f"{event.phase}: {event.extra.get('what', 'embeddings')}",
+            )
             bar.update(max(0, event.step - bar.n))
             bar.set_postfix_str(f"cached {event.extra.get('hits', 0)}/{event.steps}")
         elif event.kind == "step":

@@ -20,7 +20,7 @@ class Prompt:
     labels: np.ndarray | None = None  #: (N,) 1 = foreground, 0 = background
     box: np.ndarray | None = None  #: (4,) x0, y0, x1, y1
 
-    def add_point(self, xy: tuple[float, float], label: int) -> "Prompt":
+    def add_point(self, xy: tuple[float, float], label: int) -> Prompt:
         pts = np.array([xy], dtype=np.float64)
         lab = np.array([label], dtype=np.float64)
         points = pts if self.points is None else np.concatenate([self.points, pts])
@@ -66,7 +66,10 @@ EVAL_PROTOCOL = PromptConfig(mode="box", box_jitter=0, positive_points=0, negati
 def describe_protocol(config: PromptConfig) -> str:
     parts = []
     if "box" in config.mode:
-        parts.append("one box = ground-truth bounding box" + (f" ± up to {config.box_jitter} px jitter" if config.box_jitter else ", no jitter"))
+        parts.append(
+            "one box = ground-truth bounding box"
+            + (f" ± up to {config.box_jitter} px jitter" if config.box_jitter else ", no jitter")
+        )
     if "points" in config.mode:
         parts.append(f"{config.positive_points} positive + {config.negative_points} negative random points")
     return "; ".join(parts)

@@ -45,7 +45,6 @@ def test_encoder(tmp_path):
 
 def test_allocator(tmp_path):
     from bench import allocator
-
     from bench.common import SERVING_MALLOC
 
     data = _run(allocator, tmp_path)

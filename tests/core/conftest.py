@@ -49,7 +49,9 @@ def _copy_subset(src_root: Path, dst_root: Path, relative_paths: list[str]) -> P
     return dst_root
 
 
-def _make_zip(path: Path, entries: dict[str, bytes] | None = None, folder: Path | None = None, arc_prefix: str = "") -> Path:
+def _make_zip(
+    path: Path, entries: dict[str, bytes] | None = None, folder: Path | None = None, arc_prefix: str = ""
+) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         if folder is not None:
             for file in sorted(Path(folder).rglob("*")):

@@ -27,7 +27,12 @@ def huge_png(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1))) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * (width + 1)))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _tar_with(path, members):
@@ -40,7 +45,13 @@ def _tar_with(path, members):
 def test_zip_with_dataset_one_folder_down_is_detected(tmp_path, datasets_kit):
     archive = datasets_kit.make_zip(tmp_path / "kvasir-seg.zip", folder=datasets_kit.fixtures / "kvasir_seg")
     report = inspect_dataset(archive)
-    assert (report.archive, report.format, report.root, report.pairs, report.problems) == (True, "kvasir_seg", "Kvasir-SEG", 2, [])
+    assert (report.archive, report.format, report.root, report.pairs, report.problems) == (
+        True,
+        "kvasir_seg",
+        "Kvasir-SEG",
+        2,
+        [],
+    )
 
 
 def test_targz_with_dataset_two_folders_down_is_detected(tmp_path, datasets_kit):
@@ -60,7 +71,9 @@ def test_macos_resource_forks_in_zip_are_ignored(tmp_path, datasets_kit):
 
 
 def test_zip_slip_entry_is_archive_path_traversal(tmp_path, datasets_kit):
-    archive = datasets_kit.make_zip(tmp_path / "evil.zip", entries={"data/images/a.png": b"x", "data/../../evil.txt": b"pwned"})
+    archive = datasets_kit.make_zip(
+        tmp_path / "evil.zip", entries={"data/images/a.png": b"x", "data/../../evil.txt": b"pwned"}
+    )
     report = inspect_dataset(archive, Limits(temp_dir=str(tmp_path)))
     assert _codes(report) == ["archive_path_traversal"] and not report.importable
     assert report.problems[0]["path"] == "data/../../evil.txt" and report.problems[0]["blocking"]
@@ -125,7 +138,9 @@ def test_archive_expanding_beyond_the_size_limit_is_archive_too_large(tmp_path, 
 def test_targz_expanding_beyond_the_size_limit_is_archive_too_large(tmp_path):
     info = tarfile.TarInfo("images/a.png")
     info.size = 50_000
-    report = inspect_dataset(_tar_with(tmp_path / "big.tar.gz", [(info, b"\0" * 50_000)]), Limits(max_uncompressed_bytes=10_000))
+    report = inspect_dataset(
+        _tar_with(tmp_path / "big.tar.gz", [(info, b"\0" * 50_000)]), Limits(max_uncompressed_bytes=10_000)
+    )
     assert _codes(report) == ["archive_too_large"]
 
 
@@ -174,7 +189,10 @@ def test_plain_file_is_unsupported_source(tmp_path):
 
 
 def test_decompression_bomb_image_in_archive_is_decompression_bomb(tmp_path, datasets_kit):
-    entries = {"images/bomb.png": huge_png(60_000, 60_000), "masks/bomb.png": datasets_kit.png_bytes(datasets_kit.disk())}
+    entries = {
+        "images/bomb.png": huge_png(60_000, 60_000),
+        "masks/bomb.png": datasets_kit.png_bytes(datasets_kit.disk()),
+    }
     report = inspect_dataset(datasets_kit.make_zip(tmp_path / "bomb.zip", entries=entries))
     assert "decompression_bomb" in _codes(report) and not report.importable
     problem = next(p for p in report.problems if p["code"] == "decompression_bomb")
@@ -208,9 +226,8 @@ def test_extraction_folder_is_removed_when_the_caller_raises(tmp_path, datasets_
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     archive = datasets_kit.make_zip(tmp_path / "kv.zip", folder=datasets_kit.fixtures / "kvasir_seg")
-    with pytest.raises(RuntimeError):
-        with open_dataset(archive, Limits(temp_dir=str(scratch))):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), open_dataset(archive, Limits(temp_dir=str(scratch))):
+        raise RuntimeError("boom")
     assert list(scratch.iterdir()) == []
 
 

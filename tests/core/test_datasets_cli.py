@@ -103,8 +103,18 @@ def test_split_with_bad_ratios_is_a_cli_error(capsys, datasets_kit):
 
 def test_kdsam_module_entry_point_runs_inspect(datasets_kit):
     result = subprocess.run(
-        [sys.executable, "-m", "kdsam_core", "datasets", "inspect", str(datasets_kit.fixtures / "isic2017"), "--compact"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "kdsam_core",
+            "datasets",
+            "inspect",
+            str(datasets_kit.fixtures / "isic2017"),
+            "--compact",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["format"] == "isic"

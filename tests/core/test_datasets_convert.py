@@ -24,8 +24,13 @@ def test_convert_kvasir_writes_generic_layout_with_image_stems(tmp_path, dataset
     rows = _manifest(out)
     assert list(rows[0]) == ["id", "image", "mask", "group", "class"]
     row = next(r for r in rows if r["id"] == "cju2htabevq9108015qjei0x7")
-    assert row == {"id": "cju2htabevq9108015qjei0x7", "image": "images/cju2htabevq9108015qjei0x7.jpg",
-                   "mask": "masks/cju2htabevq9108015qjei0x7.png", "group": "cju2htabevq9108015qjei0x7", "class": ""}
+    assert row == {
+        "id": "cju2htabevq9108015qjei0x7",
+        "image": "images/cju2htabevq9108015qjei0x7.jpg",
+        "mask": "masks/cju2htabevq9108015qjei0x7.png",
+        "group": "cju2htabevq9108015qjei0x7",
+        "class": "",
+    }
     source = datasets_kit.fixtures / "kvasir_seg" / "Kvasir-SEG" / "images" / "cju2htabevq9108015qjei0x7.jpg"
     assert (out / row["image"]).read_bytes() == source.read_bytes()
 
@@ -58,7 +63,9 @@ def test_convert_busi_keeps_class_and_stores_equal_channel_rgb_as_grayscale(tmp_
 def test_convert_keeps_unlabelled_images_with_an_empty_mask_cell(tmp_path, datasets_kit):
     datasets_kit.write_image(tmp_path / "ds" / "test_set" / "001_HC.png", datasets_kit.noise((54, 80), seed=1))
     convert_dataset(tmp_path / "ds", tmp_path / "out")
-    assert _manifest(tmp_path / "out") == [{"id": "001_HC", "image": "images/001_HC.png", "mask": "", "group": "test-001", "class": ""}]
+    assert _manifest(tmp_path / "out") == [
+        {"id": "001_HC", "image": "images/001_HC.png", "mask": "", "group": "test-001", "class": ""}
+    ]
 
 
 def test_convert_skips_unusable_samples(tmp_path, datasets_kit):
@@ -104,7 +111,10 @@ def test_convert_from_archive(tmp_path, datasets_kit):
     result = convert_dataset(archive, tmp_path / "out")
     assert result.written == 3
     assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == [
-        "ISIC_0010444.jpg", "ISIC_0013037.jpg", "ISIC_0014529.jpg"]
+        "ISIC_0010444.jpg",
+        "ISIC_0013037.jpg",
+        "ISIC_0014529.jpg",
+    ]
 
 
 def test_convert_shared_subset_of_busi(tmp_path, datasets_kit):

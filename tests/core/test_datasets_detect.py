@@ -67,7 +67,7 @@ def test_unknown_explicit_format_is_rejected(tmp_path):
 def test_shared_data_roots_are_detected(datasets_kit):
     expected = {"kvasir_seg": "kvasir_seg", "isic2017": "isic", "hc18": "hc18", "busi": "busi"}
     found = {}
-    for name, key in expected.items():
+    for name, _key in expected.items():
         root = datasets_kit.shared_root() / name
         if root.is_dir():
             found[name] = detect_format(root).format

@@ -100,8 +100,10 @@ def test_isic_2016_2017_2018_folder_names_are_supported(tmp_path, datasets_kit, 
         datasets_kit.write_image(tmp_path / truth_dir / f"{isic_id}{mask_suffix}.png", datasets_kit.disk())
     (tmp_path / data_dir / "LICENSE.txt").write_text("CC0")
     if "2018" in data_dir:  # Task 2 attribute masks must not be mistaken for segmentations
-        datasets_kit.write_image(tmp_path / "ISIC2018_Task2_Training_GroundTruth_v3" / "ISIC_0000000_attribute_globules.png",
-                                 datasets_kit.disk())
+        datasets_kit.write_image(
+            tmp_path / "ISIC2018_Task2_Training_GroundTruth_v3" / "ISIC_0000000_attribute_globules.png",
+            datasets_kit.disk(),
+        )
     report = inspect_dataset(tmp_path)
     assert (report.format, report.pairs, report.problems) == ("isic", 2, [])
 
@@ -218,7 +220,7 @@ def _busi(tmp_path, datasets_kit):
 
 
 def test_busi_extra_masks_are_ored_into_one(tmp_path, datasets_kit):
-    root, left, right = _busi(tmp_path, datasets_kit)
+    _root, left, right = _busi(tmp_path, datasets_kit)
     with open_dataset(tmp_path) as dataset:
         sample = next(s for s in dataset.samples() if s.id == "benign (1)")
         assert len(sample.mask_paths) == 2

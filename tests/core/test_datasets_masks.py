@@ -13,8 +13,8 @@ def _outline_and_truth(shape, center, axes, angle):
     """A 1-px ellipse outline drawn like the HC18 annotations, and the filled ellipse it encloses."""
     outline = np.zeros(shape, np.uint8)
     truth = np.zeros(shape, np.uint8)
-    center_i = tuple(int(round(c)) for c in center)
-    half_axes = tuple(int(round(a / 2)) for a in axes)
+    center_i = tuple(round(c) for c in center)
+    half_axes = tuple(round(a / 2) for a in axes)
     cv2.ellipse(outline, center_i, half_axes, angle, 0, 360, 255, 1)
     cv2.ellipse(truth, center_i, half_axes, angle, 0, 360, 255, -1)
     return outline, truth > 0

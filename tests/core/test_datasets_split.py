@@ -14,7 +14,9 @@ def _samples(n, *, group_size=1, labels=None):
     out = []
     for i in range(n):
         label = labels[i % len(labels)] if labels else None
-        out.append(Sample(id=f"s{i:03d}", image_path=Path(f"/x/s{i}.png"), group=f"g{i // group_size:03d}", label=label))
+        out.append(
+            Sample(id=f"s{i:03d}", image_path=Path(f"/x/s{i}.png"), group=f"g{i // group_size:03d}", label=label)
+        )
     return out
 
 

@@ -60,8 +60,13 @@ def test_image_without_mask_is_reported_and_imported_unlabelled(tmp_path, datase
     report = inspect_dataset(tmp_path)
     assert _codes(report) == ["image_without_mask"] and (report.pairs, report.unlabelled) == (1, 1)
     assert _problem(report, "image_without_mask") | {"message": ""} == {
-        "code": "image_without_mask", "path": "images/img1.png", "message": "", "blocking": False,
-        "skippable": True, "action": "import_unlabelled", "sample_id": "img1",
+        "code": "image_without_mask",
+        "path": "images/img1.png",
+        "message": "",
+        "blocking": False,
+        "skippable": True,
+        "action": "import_unlabelled",
+        "sample_id": "img1",
     }
 
 
@@ -76,7 +81,10 @@ def test_mask_without_image_is_reported(tmp_path, datasets_kit):
     datasets_kit.generic_dataset(tmp_path, count=2)
     datasets_kit.write_image(tmp_path / "masks" / "orphan.png", datasets_kit.disk())
     report = inspect_dataset(tmp_path)
-    assert _codes(report) == ["mask_without_image"] and _problem(report, "mask_without_image")["path"] == "masks/orphan.png"
+    assert (
+        _codes(report) == ["mask_without_image"]
+        and _problem(report, "mask_without_image")["path"] == "masks/orphan.png"
+    )
     assert report.pairs == 2
 
 

@@ -24,14 +24,24 @@ def _free_port() -> int:
 
 
 def _worker(rank: int, world: int, port: int, out: str, cache: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
-                      LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     from kdsam_core.training import ddp
 
     try:
-        distill(tiny_kdsam(), tiny_teacher(), all_samples()[:4], [], out, CONFIG, cache_dir=cache,
-                teacher_kind="tiny", device="cpu")
+        distill(
+            tiny_kdsam(),
+            tiny_teacher(),
+            all_samples()[:4],
+            [],
+            out,
+            CONFIG,
+            cache_dir=cache,
+            teacher_kind="tiny",
+            device="cpu",
+        )
     finally:
         ddp.cleanup_distributed()
 
@@ -39,10 +49,24 @@ def _worker(rank: int, world: int, port: int, out: str, cache: str) -> None:
 @pytest.mark.slow
 def test_two_gloo_processes_match_one_process(tmp_path):
     torch.set_num_threads(2)
-    single = distill(tiny_kdsam(), tiny_teacher(), all_samples()[:4], [], tmp_path / "single", CONFIG,
-                     cache_dir=tmp_path / "cache", teacher_kind="tiny", device="cpu")
-    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path / "ddp"), str(tmp_path / "cache")),
-                       nprocs=2, join=True, start_method="spawn")
+    single = distill(
+        tiny_kdsam(),
+        tiny_teacher(),
+        all_samples()[:4],
+        [],
+        tmp_path / "single",
+        CONFIG,
+        cache_dir=tmp_path / "cache",
+        teacher_kind="tiny",
+        device="cpu",
+    )
+    mp.start_processes(
+        _worker,
+        args=(2, _free_port(), str(tmp_path / "ddp"), str(tmp_path / "cache")),
+        nprocs=2,
+        join=True,
+        start_method="spawn",
+    )
     result = json.loads((tmp_path / "ddp" / "result.json").read_text())
     assert result["extra"]["world_size"] == 2
     for one, two in zip(single.history, result["history"]):
@@ -53,4 +77,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     # Adam's first steps move every weight by about ±lr whatever the gradient's size, so weights whose
     # gradient is ~0 can differ by O(lr) after float-level differences; compare the mean difference.
     diffs = torch.cat([(a[k].float() - b[k].float()).abs().flatten() for k in a if a[k].is_floating_point()])
-    assert float(diffs.mean()) < 5e-5 and float((diffs > 5e-4).float().mean()) < 0.01, (float(diffs.mean()), float((diffs > 5e-4).float().mean()))
+    assert float(diffs.mean()) < 5e-5 and float((diffs > 5e-4).float().mean()) < 0.01, (
+        float(diffs.mean()),
+        float((diffs > 5e-4).float().mean()),
+    )

@@ -46,14 +46,17 @@ def reference_masks(model, embedding, coords, labels, original_size):
 
 
 def run_onnx(session, embedding, coords, labels, original_size):
-    return session.run(None, {
-        "image_embeddings": embedding.numpy(),
-        "point_coords": coords.numpy().astype(np.float32),
-        "point_labels": labels.numpy().astype(np.float32),
-        "mask_input": np.zeros((1, 1, 256, 256), np.float32),
-        "has_mask_input": np.zeros(1, np.float32),
-        "orig_im_size": np.array(original_size, np.float32),
-    })
+    return session.run(
+        None,
+        {
+            "image_embeddings": embedding.numpy(),
+            "point_coords": coords.numpy().astype(np.float32),
+            "point_labels": labels.numpy().astype(np.float32),
+            "mask_input": np.zeros((1, 1, 256, 256), np.float32),
+            "has_mask_input": np.zeros(1, np.float32),
+            "orig_im_size": np.array(original_size, np.float32),
+        },
+    )
 
 
 def point_prompt(original_size):
@@ -83,12 +86,32 @@ def test_onnx_decoder_matches_pytorch_decoder(model, session, embedding, prompt,
 def test_published_segment_anything_export_is_wrong_at_other_sizes_and_ours_is_not(model, session, embedding, tmp_path):
     """Guards the reason DecoderOnnxModel exists: the official export bakes the dummy size in."""
     official = SamOnnxModel(model, return_single_mask=True)
-    dummy = (torch.randn(1, 256, 64, 64), torch.rand(1, 2, 2) * 1024, torch.tensor([[1.0, -1.0]]),
-             torch.zeros(1, 1, 256, 256), torch.tensor([0.0]), torch.tensor([1500.0, 2250.0]))
+    dummy = (
+        torch.randn(1, 256, 64, 64),
+        torch.rand(1, 2, 2) * 1024,
+        torch.tensor([[1.0, -1.0]]),
+        torch.zeros(1, 1, 256, 256),
+        torch.tensor([0.0]),
+        torch.tensor([1500.0, 2250.0]),
+    )
     path = tmp_path / "official.onnx"
-    torch.onnx.export(official, dummy, str(path), input_names=["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"],
-                      output_names=["masks", "iou_predictions", "low_res_masks"], dynamic_axes={"point_coords": {1: "n"}, "point_labels": {1: "n"}},
-                      opset_version=17, dynamo=False)
+    torch.onnx.export(
+        official,
+        dummy,
+        str(path),
+        input_names=[
+            "image_embeddings",
+            "point_coords",
+            "point_labels",
+            "mask_input",
+            "has_mask_input",
+            "orig_im_size",
+        ],
+        output_names=["masks", "iou_predictions", "low_res_masks"],
+        dynamic_axes={"point_coords": {1: "n"}, "point_labels": {1: "n"}},
+        opset_version=17,
+        dynamo=False,
+    )
     official_session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     size = SIZES["portrait"]
     coords, labels = point_prompt(size)
@@ -99,10 +122,14 @@ def test_published_segment_anything_export_is_wrong_at_other_sizes_and_ours_is_n
     assert np.abs(ours - expected).max() < 1e-3
 
 
-@pytest.mark.parametrize("crop,out", [((871, 1024), (529, 622)), ((1024, 677), (477, 315)), ((1024, 1024), (3000, 3000)), ((5, 7), (2, 11))])
+@pytest.mark.parametrize(
+    "crop,out", [((871, 1024), (529, 622)), ((1024, 677), (477, 315)), ((1024, 1024), (3000, 3000)), ((5, 7), (2, 11))]
+)
 def test_dynamic_bilinear_resize_equals_interpolate_of_the_crop(crop, out):
     x = torch.randn(1, 2, 1024, 1024)
     expected = F.interpolate(x[..., : crop[0], : crop[1]], size=out, mode="bilinear", align_corners=False)
-    actual = resize_bilinear_dynamic(x, torch.tensor(crop[0]), torch.tensor(crop[1]), torch.tensor(out[0]), torch.tensor(out[1]))
+    actual = resize_bilinear_dynamic(
+        x, torch.tensor(crop[0]), torch.tensor(crop[1]), torch.tensor(out[0]), torch.tensor(out[1])
+    )
     # Equal up to float32 rounding of the source index (PyTorch's kernel may fuse multiply-add).
     assert (actual - expected).abs().max() < 1e-4 * x.abs().max()

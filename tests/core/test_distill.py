@@ -11,7 +11,6 @@ from kdsam_core.modeling.checkpoint import load_kdsam
 from kdsam_core.training.caches import EmbeddingCache
 from kdsam_core.training.distill import DistillConfig, PreparedImages, distill, teacher_identity
 from kdsam_core.training.progress import ProgressEvent, StopTraining
-
 from tests.core.kdsam_testutil import SIZE, all_samples, set_threads, tiny_kdsam, tiny_teacher
 
 
@@ -29,8 +28,9 @@ def test_distillation_loss_falls_and_student_mse_halves(tmp_path):
     before = embedding_mse(model, teacher, samples)
     events: list[ProgressEvent] = []
     config = DistillConfig(epochs=12, batch_size=4, lr=1e-3, early_stopping_patience=50, loss="mse+perceptual")
-    result = distill(model, teacher, samples, [], tmp_path / "run", config, teacher_kind="tiny", device="cpu",
-                     callback=events.append)
+    result = distill(
+        model, teacher, samples, [], tmp_path / "run", config, teacher_kind="tiny", device="cpu", callback=events.append
+    )
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < 0.6 * losses[0]
     trained, metadata = load_kdsam(result.checkpoint)
@@ -50,11 +50,22 @@ def test_distillation_loss_falls_and_student_mse_halves(tmp_path):
 
 def _run(tmp_path, name, epochs, resume=False, callback=None, cache=None):
     samples = all_samples()
-    config = DistillConfig(epochs=epochs, batch_size=3, lr=1e-3, early_stopping_patience=50, plateau_patience=0,
-                           loss="mse+perceptual")
-    return distill(tiny_kdsam(), tiny_teacher(), samples[:6], samples[6:], tmp_path / name, config,
-                   cache_dir=cache or tmp_path / "cache", teacher_kind="tiny", device="cpu", resume=resume,
-                   callback=callback)
+    config = DistillConfig(
+        epochs=epochs, batch_size=3, lr=1e-3, early_stopping_patience=50, plateau_patience=0, loss="mse+perceptual"
+    )
+    return distill(
+        tiny_kdsam(),
+        tiny_teacher(),
+        samples[:6],
+        samples[6:],
+        tmp_path / name,
+        config,
+        cache_dir=cache or tmp_path / "cache",
+        teacher_kind="tiny",
+        device="cpu",
+        resume=resume,
+        callback=callback,
+    )
 
 
 def test_resume_equals_uninterrupted_and_cache_is_reused(tmp_path):
@@ -101,8 +112,18 @@ def test_progress_renderers_accept_every_event_kind():
 
     events = [
         ProgressEvent(kind="cache", phase="distill", step=3, steps=8, extra={"what": "teacher embeddings", "hits": 3}),
-        ProgressEvent(kind="step", phase="distill", epoch=1, epochs=2, step=1, steps=2, losses={"loss": 1.5},
-                      lr=1e-4, throughput=12.0, eta_s=75.0),
+        ProgressEvent(
+            kind="step",
+            phase="distill",
+            epoch=1,
+            epochs=2,
+            step=1,
+            steps=2,
+            losses={"loss": 1.5},
+            lr=1e-4,
+            throughput=12.0,
+            eta_s=75.0,
+        ),
         ProgressEvent(kind="epoch", phase="distill", epoch=1, epochs=2, losses={"train_loss": 1.2, "val_loss": 1.3}),
     ]
     bar_stream, json_stream = io.StringIO(), io.StringIO()

@@ -31,10 +31,13 @@ def test_records_have_valid_scores_and_the_protocol_box():
 
 def test_comparison_writes_json_table1_and_figures(tmp_path):
     models = {"SAM-tiny": tiny_teacher(), "KD-SAM": tiny_kdsam(seed=1), "random": tiny_kdsam(seed=2)}
-    comparison = compare_models(models, {"Kvasir-SEG": kvasir()[:3], "ISIC 2017": isic()[:3]},
-                                model_info={"random": {"weights": "random (seed 2)"}})
+    comparison = compare_models(
+        models,
+        {"Kvasir-SEG": kvasir()[:3], "ISIC 2017": isic()[:3]},
+        model_info={"random": {"weights": "random (seed 2)"}},
+    )
     # every model saw the same prompts
-    for dataset, by_model in comparison.records.items():
+    for _dataset, by_model in comparison.records.items():
         prompts = [[r["prompt"] for r in records] for records in by_model.values()]
         assert all(p == prompts[0] for p in prompts)
     summary = comparison.summary()

@@ -13,7 +13,13 @@ from kdsam_core.evaluation.evaluate import evaluate_model
 from kdsam_core.modeling.checkpoint import load_kdsam
 from kdsam_core.training.finetune import FinetuneConfig, _decode_many, decode, finetune
 from kdsam_core.training.prompts import (
-    EVAL_PROTOCOL, Prompt, PromptConfig, box_from_mask, correction_click, simulate_prompt, to_model_space,
+    EVAL_PROTOCOL,
+    Prompt,
+    PromptConfig,
+    box_from_mask,
+    correction_click,
+    simulate_prompt,
+    to_model_space,
 )
 from tests.core.kdsam_testutil import all_samples, set_threads, tiny_kdsam
 
@@ -71,8 +77,14 @@ def test_finetuning_raises_dice_on_a_tiny_overfit_set(tmp_path):
     samples = all_samples()[2:6]  # two polyps, two skin lesions
     model = tiny_kdsam()
     before = np.mean([r["dice"] for r in evaluate_model(model, samples)])
-    config = FinetuneConfig(epochs=25, batch_size=4, lr=1e-3, prompts=PromptConfig(box_jitter=0),
-                            early_stopping_patience=100, export_onnx=True)
+    config = FinetuneConfig(
+        epochs=25,
+        batch_size=4,
+        lr=1e-3,
+        prompts=PromptConfig(box_jitter=0),
+        early_stopping_patience=100,
+        export_onnx=True,
+    )
     result = finetune(model, samples, samples, tmp_path / "ft", config, device="cpu")
     tuned, metadata = load_kdsam(result.checkpoint)
     after = np.mean([r["dice"] for r in evaluate_model(tuned, samples)])
@@ -90,15 +102,28 @@ def test_finetuning_raises_dice_on_a_tiny_overfit_set(tmp_path):
     saved = json.loads((tmp_path / "ft" / "evaluation.json").read_text())
     assert saved["split"] == "val" and len(saved["per_image"]) == 4
     # second run over the same images: student embeddings come from the cache
-    again = finetune(tiny_kdsam(), samples, [], tmp_path / "ft2", FinetuneConfig(epochs=1, export_onnx=False),
-                     cache_dir=tmp_path / "ft" / "cache", device="cpu")
+    again = finetune(
+        tiny_kdsam(),
+        samples,
+        [],
+        tmp_path / "ft2",
+        FinetuneConfig(epochs=1, export_onnx=False),
+        cache_dir=tmp_path / "ft" / "cache",
+        device="cpu",
+    )
     assert again.cache["hit_rate"] == 1.0
 
 
 def test_iterative_clicks_and_dice_bce_train(tmp_path):
     samples = all_samples()[:2]
-    config = FinetuneConfig(epochs=1, batch_size=2, loss="dice+bce", export_onnx=False, evaluate=False,
-                            prompts=PromptConfig(mode="box+points", iterative_clicks=2))
+    config = FinetuneConfig(
+        epochs=1,
+        batch_size=2,
+        loss="dice+bce",
+        export_onnx=False,
+        evaluate=False,
+        prompts=PromptConfig(mode="box+points", iterative_clicks=2),
+    )
     result = finetune(tiny_kdsam(), samples, [], tmp_path / "ft", config, device="cpu")
     assert np.isfinite(result.history[0]["train_loss"])
 
@@ -107,18 +132,43 @@ def test_finetune_resume_equals_uninterrupted(tmp_path):
     from kdsam_core.training.progress import StopTraining
 
     samples = all_samples()[:3]
-    config = FinetuneConfig(epochs=3, batch_size=2, lr=1e-3, export_onnx=False, evaluate=False,
-                            early_stopping_patience=50, prompts=PromptConfig(box_jitter=5))
-    full = finetune(tiny_kdsam(), samples, samples[:1], tmp_path / "full", config, cache_dir=tmp_path / "c", device="cpu")
+    config = FinetuneConfig(
+        epochs=3,
+        batch_size=2,
+        lr=1e-3,
+        export_onnx=False,
+        evaluate=False,
+        early_stopping_patience=50,
+        prompts=PromptConfig(box_jitter=5),
+    )
+    full = finetune(
+        tiny_kdsam(), samples, samples[:1], tmp_path / "full", config, cache_dir=tmp_path / "c", device="cpu"
+    )
 
     def interrupt(event):
         if event.kind == "step" and event.epoch == 3:
             raise StopTraining
 
-    finetune(tiny_kdsam(), samples, samples[:1], tmp_path / "split", config, cache_dir=tmp_path / "c", device="cpu",
-             callback=interrupt)
-    resumed = finetune(tiny_kdsam(), samples, samples[:1], tmp_path / "split", config, cache_dir=tmp_path / "c",
-                       device="cpu", resume=True)
+    finetune(
+        tiny_kdsam(),
+        samples,
+        samples[:1],
+        tmp_path / "split",
+        config,
+        cache_dir=tmp_path / "c",
+        device="cpu",
+        callback=interrupt,
+    )
+    resumed = finetune(
+        tiny_kdsam(),
+        samples,
+        samples[:1],
+        tmp_path / "split",
+        config,
+        cache_dir=tmp_path / "c",
+        device="cpu",
+        resume=True,
+    )
     assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in full.history]
     a, b = load_kdsam(full.checkpoint)[0].state_dict(), load_kdsam(resumed.checkpoint)[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

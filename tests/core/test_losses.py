@@ -10,7 +10,13 @@ import torch
 
 from kdsam_core.evaluation.metrics import bootstrap_ci, dice_score, iou_score, summarize
 from kdsam_core.losses import (
-    DistillationLoss, EmbeddingRenderer, PerceptualLoss, VGG16Features, dice_loss, mse_loss, segmentation_loss,
+    DistillationLoss,
+    EmbeddingRenderer,
+    PerceptualLoss,
+    VGG16Features,
+    dice_loss,
+    mse_loss,
+    segmentation_loss,
 )
 from kdsam_core.modeling.checkpoint import CheckpointError
 
@@ -45,7 +51,7 @@ def test_perceptual_loss_sums_the_four_vgg16_layers_and_backpropagates(perceptua
 
 def test_random_vgg_is_the_same_every_time():
     a, b = VGG16Features(), VGG16Features()
-    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (_ka, va), (_kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert torch.equal(va, vb)
 
 

@@ -41,12 +41,29 @@ def test_encoder_parity(model, tmp_path):
 
 def test_export_cli_writes_variants_and_checks_parity(model, tmp_path, capsys):
     checkpoint = save_kdsam(model, tmp_path / "kdsam.pt")
-    code = main(["export", "--model", f"kdsam={checkpoint}", "--out", str(tmp_path / "out"), "--encoder",
-                 "--quantize", "--check", "--device", "cpu"])
+    code = main(
+        [
+            "export",
+            "--model",
+            f"kdsam={checkpoint}",
+            "--out",
+            str(tmp_path / "out"),
+            "--encoder",
+            "--quantize",
+            "--check",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / "out" / "export.json").read_text())
-    assert set(report["files"]) == {"decoder_single", "decoder_single_int8", "decoder_multimask",
-                                    "decoder_multimask_int8", "encoder"}
+    assert set(report["files"]) == {
+        "decoder_single",
+        "decoder_single_int8",
+        "decoder_multimask",
+        "decoder_multimask_int8",
+        "encoder",
+    }
     assert report["parity"]["decoder_single"]["max_abs_diff"] < 1e-3
     assert report["parity"]["encoder"]["max_abs_diff"] < 1e-3
     assert report["parity"]["decoder_multimask_int8"]["min_mask_iou"] >= 0.99

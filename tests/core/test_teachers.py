@@ -10,7 +10,11 @@ import torch
 from kdsam_core.cli import main
 from kdsam_core.modeling.checkpoint import CheckpointError
 from kdsam_core.modeling.teachers import (
-    build_kdsam_from_teacher, load_imagenet_trunk_file, load_teacher_sam, save_teacher_state, tiny_config,
+    build_kdsam_from_teacher,
+    load_imagenet_trunk_file,
+    load_teacher_sam,
+    save_teacher_state,
+    tiny_config,
 )
 from tests.core.kdsam_testutil import SIZE, tiny_teacher
 
@@ -37,7 +41,9 @@ def test_wrong_kind_of_file_names_file_kind_and_keys(tmp_path):
 
 def test_mobilesam_kind_rejects_a_sam_file(tmp_path):
     path = save_teacher_state(tiny_teacher(), tmp_path / "sam.pth")
-    with pytest.raises(CheckpointError, match=r"sam.pth does not look like a MobileSAM \(TinyViT\) checkpoint.*missing keys"):
+    with pytest.raises(
+        CheckpointError, match=r"sam.pth does not look like a MobileSAM \(TinyViT\) checkpoint.*missing keys"
+    ):
         load_teacher_sam("vit_t", path)
 
 

@@ -14,7 +14,9 @@ from tests.conftest import LANDSCAPE_JPEG, PORTRAIT_PNG, SQUARE_JPEG, WIDE_PNG
 IMAGES = [LANDSCAPE_JPEG, PORTRAIT_PNG, SQUARE_JPEG, WIDE_PNG]
 
 
-@pytest.mark.parametrize("shape", [(529, 622), (477, 315), (256, 256), (540, 800), (1, 3000), (1023, 1025), (1500, 2250)])
+@pytest.mark.parametrize(
+    "shape", [(529, 622), (477, 315), (256, 256), (540, 800), (1, 3000), (1023, 1025), (1500, 2250)]
+)
 def test_preprocess_shape_matches_segment_anything(shape):
     assert preprocess_shape(*shape, 1024) == ResizeLongestSide.get_preprocess_shape(*shape, 1024)
 

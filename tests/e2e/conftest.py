@@ -21,8 +21,14 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ADMIN_PASSWORD = "e2e-" + uuid.uuid4().hex[:16]
 
 
@@ -63,8 +69,15 @@ def studio(tmp_path_factory) -> Studio:
     data_dir = tmp_path_factory.mktemp("studio-data")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update({"KDSAM_ENV": "development", "KDSAM_DATA_DIR": str(data_dir), "KDSAM_ADMIN_PASSWORD": ADMIN_PASSWORD,
-                "KDSAM_WEIGHTS_DIR": str(data_dir / "weights"), "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "KDSAM_ENV": "development",
+            "KDSAM_DATA_DIR": str(data_dir),
+            "KDSAM_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "KDSAM_WEIGHTS_DIR": str(data_dir / "weights"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     drop_database = None
     database_url = os.environ.get("DATABASE_URL", "")
     if database_url.startswith("postgres"):
@@ -72,8 +85,14 @@ def studio(tmp_path_factory) -> Studio:
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = urlunparse(urlparse(os.environ["REDIS_URL"])._replace(path="/13"))
     log = open(data_dir / "studio.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "webapp.run", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webapp.run", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 180
         while "KD-SAM Studio is running" not in (data_dir / "studio.log").read_text():

@@ -72,5 +72,12 @@ def test_privacy_mode_embeds_in_the_browser_and_never_uploads_the_image(page, st
     a, b = browser.ravel().astype(np.float64), python.ravel().astype(np.float64)
     cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
     assert cosine >= 0.99, f"browser vs Python embedding cosine {cosine:.5f}"
-    print(json.dumps({"cosine": cosine, "encode_ms": page.get_attribute("#viewer", "data-last-encode-ms"),
-                      "threads": page.get_attribute("#viewer", "data-encoder-threads")}))
+    print(
+        json.dumps(
+            {
+                "cosine": cosine,
+                "encode_ms": page.get_attribute("#viewer", "data-last-encode-ms"),
+                "threads": page.get_attribute("#viewer", "data-encoder-threads"),
+            }
+        )
+    )

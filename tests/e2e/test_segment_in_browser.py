@@ -44,15 +44,21 @@ def python_mask(page, studio, image: dict, prompt: dict) -> np.ndarray:
         points = np.concatenate([points, [[0.0, 0.0]]])
         labels += [-1]
     coords = apply_coords(points, size)
-    coords[len(prompt["points"]) if not prompt.get("box") else -3:][-1:] *= 1  # padding point stays (0, 0)
+    coords[len(prompt["points"]) if not prompt.get("box") else -3 :][-1:] *= 1  # padding point stays (0, 0)
     if not prompt.get("box"):
         coords[-1] = 0.0
     session = ort.InferenceSession(decoder, providers=["CPUExecutionProvider"])
-    masks, _, _ = session.run(None, {
-        "image_embeddings": embedding, "point_coords": coords[None].astype(np.float32),
-        "point_labels": np.array([labels], np.float32), "mask_input": np.zeros((1, 1, 256, 256), np.float32),
-        "has_mask_input": np.zeros(1, np.float32), "orig_im_size": np.array(size, np.float32),
-    })
+    masks, _, _ = session.run(
+        None,
+        {
+            "image_embeddings": embedding,
+            "point_coords": coords[None].astype(np.float32),
+            "point_labels": np.array([labels], np.float32),
+            "mask_input": np.zeros((1, 1, 256, 256), np.float32),
+            "has_mask_input": np.zeros(1, np.float32),
+            "orig_im_size": np.array(size, np.float32),
+        },
+    )
     return masks[0, 0] > 0.0
 
 

@@ -53,7 +53,9 @@ class Reference:
 
     def __init__(self, page, studio, image: dict):
         request = page.context.request
-        self.session = ort.InferenceSession(request.get(studio.url + image["decoder_url"]).body(), providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            request.get(studio.url + image["decoder_url"]).body(), providers=["CPUExecutionProvider"]
+        )
         # the same bytes the browser fetched: the compact wire encoding
         wire = request.get(studio.url + image["embedding_url"] + "?encoding=quant8-zlib").body()
         assert len(wire) <= 1_000_000
@@ -69,15 +71,23 @@ class Reference:
             labels += [2, 3]
             coords = apply_coords(np.array(points, np.float64), self.size)
         else:
-            coords = np.concatenate([apply_coords(np.array(points, np.float64).reshape(-1, 2), self.size), [[0.0, 0.0]]])
+            coords = np.concatenate(
+                [apply_coords(np.array(points, np.float64).reshape(-1, 2), self.size), [[0.0, 0.0]]]
+            )
             labels += [-1]
         # the browser decoder stops at the low-res logits; SAM's post-processing gives the masks
-        ious, low = self.session.run(["iou_predictions", "low_res_masks"], {
-            "image_embeddings": self.embedding, "point_coords": coords[None].astype(np.float32),
-            "point_labels": np.array([labels], np.float32),
-            "mask_input": (low_res if low_res is not None else np.zeros((256, 256), np.float32))[None, None].astype(np.float32),
-            "has_mask_input": np.array([0.0 if low_res is None else 1.0], np.float32),
-        })
+        ious, low = self.session.run(
+            ["iou_predictions", "low_res_masks"],
+            {
+                "image_embeddings": self.embedding,
+                "point_coords": coords[None].astype(np.float32),
+                "point_labels": np.array([labels], np.float32),
+                "mask_input": (low_res if low_res is not None else np.zeros((256, 256), np.float32))[None, None].astype(
+                    np.float32
+                ),
+                "has_mask_input": np.array([0.0 if low_res is None else 1.0], np.float32),
+            },
+        )
         masks = postprocess_masks(low, self.size).numpy()
         # SAM's rule (mask-select.ts): one click or one box -> best of candidates 1-3, else output 0
         chosen = 1 + int(np.argmax(ious[0, 1:])) if len(labels) <= 2 else 0
@@ -145,7 +155,7 @@ def test_negative_point_and_refinement_with_the_previous_low_res_mask_match_pyth
     prompt = last_prompt(page)
     assert [p[2] for p in prompt["points"]] == [1, 0, 0]
     # each later click is refined from the low-res logits of the mask shown before it
-    masks, _, low2, chosen2 = ref.run({"points": prompt["points"][:2], "box": None}, low[chosen])
+    _masks, _, low2, chosen2 = ref.run({"points": prompt["points"][:2], "box": None}, low[chosen])
     masks3, _, _, chosen3 = ref.run(prompt, low2[chosen2])
     assert chosen2 == chosen3 == 0  # several prompts: SAM's single-mask output
     assert iou(shown_mask(page), masks3[chosen3]) >= 0.995
@@ -222,11 +232,13 @@ def test_zoom_then_click_lands_where_clicked(seg):
     viewport = page.locator("#viewport").bounding_box()
     page.mouse.move(viewport["x"] + viewport["width"] * 0.3, viewport["y"] + viewport["height"] * 0.6)
     page.mouse.wheel(0, -200)  # wheel zooms at the cursor
-    page.wait_for_function(f"document.querySelector('#mask-overlay').getBoundingClientRect().width > {width_before * 2.5}")
+    page.wait_for_function(
+        f"document.querySelector('#mask-overlay').getBoundingClientRect().width > {width_before * 2.5}"
+    )
     page.keyboard.press("ArrowLeft")  # and pan
     target = (250.0, 300.0)
     click_image(page, *target)
-    (x, y, label), = last_prompt(page)["points"]
+    ((x, y, label),) = last_prompt(page)["points"]
     assert abs(x - target[0]) < 1.0 and abs(y - target[1]) < 1.0 and label == 1
     masks, _, _, chosen = ref.run(last_prompt(page))
     assert iou(shown_mask(page), masks[chosen]) >= 0.995
@@ -298,7 +310,7 @@ def test_a_click_on_the_hovered_pixel_takes_the_hover_decode_and_matches_python(
     page.mouse.up()
     page.wait_for_function(f"Number(document.querySelector('#viewer').dataset.decodeCount) > {decodes}", timeout=30_000)
     assert page.get_attribute("#viewer", "data-last-decode-source") == "hover"
-    masks, ious, _, chosen = ref.run(last_prompt(page))
+    masks, _ious, _, chosen = ref.run(last_prompt(page))
     assert int(page.get_attribute("#viewer", "data-chosen")) == chosen  # candidates as for any click
     assert iou(shown_mask(page), masks[chosen]) >= 0.995
     # the next click refines the mask: a real decode with the previous low-res mask

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import log_in
-from tests.web.test_datasets_support import generic_files, png, zip_bytes
+from tests.web.datasets_support import generic_files, png, zip_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +59,8 @@ def test_upload_report_confirm_and_browse_a_dataset(page, studio, dataset_zip):
     counts = page.inner_text("#dataset-counts")
     assert "Images\n5" in counts or "Images\t5" in counts, counts
     split_total = page.eval_on_selector_all(
-        "#dataset-split tbody tr td:nth-child(2)", "cells => cells.reduce((s, c) => s + Number(c.textContent), 0)")
+        "#dataset-split tbody tr td:nth-child(2)", "cells => cells.reduce((s, c) => s + Number(c.textContent), 0)"
+    )
     assert split_total == 5
     page.wait_for_function(
         "() => { const imgs = [...document.querySelectorAll('#thumbnail-grid img')];"
@@ -77,7 +78,7 @@ def test_upload_report_confirm_and_browse_a_dataset(page, studio, dataset_zip):
 
 
 def test_a_failed_upload_shows_its_reason_and_creates_no_dataset(page, studio, tmp_path):
-    from tests.web.test_datasets_support import png as png_bytes
+    from tests.web.datasets_support import png as png_bytes
 
     bad = tmp_path / "e2e-evil.zip"
     bad.write_bytes(zip_bytes({**generic_files(2), "../../evil.png": png_bytes()}))

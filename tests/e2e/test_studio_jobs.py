@@ -16,8 +16,14 @@ def test_start_an_export_job_and_watch_it_succeed(page, studio):
     log_in(page, studio)
     # errors of the studio page (the login page's missing /favicon.ico is not ours)
     studio_errors = []
-    page.on("console", lambda m: m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
-            and studio_errors.append(f"{m.text} ({m.location.get('url')})"))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and not m.location.get("url", "").endswith("/favicon.ico")
+            and studio_errors.append(f"{m.text} ({m.location.get('url')})")
+        ),
+    )
     page.on("pageerror", lambda error: studio_errors.append(f"pageerror: {error}"))
     page.goto(studio.url + "/studio/#/jobs")
     page.wait_for_selector("body[data-studio-state=ready]", state="attached", timeout=30_000)

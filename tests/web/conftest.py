@@ -41,3 +41,48 @@ def dataset_import_roots(settings, tmp_path_factory):
 
     roots = (Path(__file__).resolve().parents[1] / "fixtures", tmp_path_factory.getbasetemp().resolve())
     settings.STUDIO = replace(settings.STUDIO, dataset_import_roots=roots)
+
+
+# Team roles for the dataset and job API tests.
+
+
+@pytest.fixture
+def team(db):
+    from webapp.accounts.models import Team
+
+    return Team.objects.create(name="Radiology")
+
+
+def _member(django_user_model, team, username: str, role: str | None, **kwargs) -> APIClient:
+    from webapp.accounts.services import add_member
+
+    user = django_user_model.objects.create_user(username, password=None, **kwargs)  # no hashing: fast
+    if role:
+        add_member(team, user, role)
+    client = APIClient()
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def trainer(django_user_model, team) -> APIClient:
+    return _member(django_user_model, team, "trainer", "trainer")
+
+
+@pytest.fixture
+def team_clinician(django_user_model, team) -> APIClient:
+    return _member(django_user_model, team, "member-clinician", "clinician")
+
+
+@pytest.fixture
+def outsider(django_user_model, team) -> APIClient:
+    from webapp.accounts.models import Team
+
+    other = Team.objects.create(name="Other")
+    return _member(django_user_model, other, "outsider", "admin")
+
+
+@pytest.fixture
+def staff(django_user_model, team) -> APIClient:
+    return _member(django_user_model, team, "staff", "admin", is_staff=True)

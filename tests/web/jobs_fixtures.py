@@ -10,12 +10,25 @@ from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAIRS = [
-    ("kvasir", "tests/fixtures/images/kvasir_cju0qkwl35piu0993l0dewei2.jpg", "tests/fixtures/images/kvasir_cju0qkwl35piu0993l0dewei2_mask.jpg", "train"),
+    (
+        "kvasir",
+        "tests/fixtures/images/kvasir_cju0qkwl35piu0993l0dewei2.jpg",
+        "tests/fixtures/images/kvasir_cju0qkwl35piu0993l0dewei2_mask.jpg",
+        "train",
+    ),
     ("busi", "tests/fixtures/images/busi_benign_111.png", "tests/fixtures/images/busi_benign_111_mask.png", "train"),
-    ("isic", "tests/fixtures/datasets/isic2017/ISIC-2017_Training_Data/ISIC_0010444.jpg",
-     "tests/fixtures/datasets/isic2017/ISIC-2017_Training_Part1_GroundTruth/ISIC_0010444_segmentation.png", "val"),
-    ("isic2", "tests/fixtures/datasets/isic2017/ISIC-2017_Training_Data/ISIC_0013037.jpg",
-     "tests/fixtures/datasets/isic2017/ISIC-2017_Training_Part1_GroundTruth/ISIC_0013037_segmentation.png", "test"),
+    (
+        "isic",
+        "tests/fixtures/datasets/isic2017/ISIC-2017_Training_Data/ISIC_0010444.jpg",
+        "tests/fixtures/datasets/isic2017/ISIC-2017_Training_Part1_GroundTruth/ISIC_0010444_segmentation.png",
+        "val",
+    ),
+    (
+        "isic2",
+        "tests/fixtures/datasets/isic2017/ISIC-2017_Training_Data/ISIC_0013037.jpg",
+        "tests/fixtures/datasets/isic2017/ISIC-2017_Training_Part1_GroundTruth/ISIC_0013037_segmentation.png",
+        "test",
+    ),
 ]
 
 
@@ -45,8 +58,17 @@ def make_dataset(team, media_root: Path, name: str = "polyps"):
             stored[kind] = (relative, digest)
         with Image.open(REPO_ROOT / image) as img:
             width, height = img.size
-        DatasetItem.objects.create(dataset=dataset, item_id=item_id, image_file=stored["image"][0], mask_file=stored["mask"][0],
-                                   sha256=stored["image"][1], split=split, split_group=item_id, width=width, height=height)
+        DatasetItem.objects.create(
+            dataset=dataset,
+            item_id=item_id,
+            image_file=stored["image"][0],
+            mask_file=stored["mask"][0],
+            sha256=stored["image"][1],
+            split=split,
+            split_group=item_id,
+            width=width,
+            height=height,
+        )
     return dataset
 
 
@@ -56,5 +78,11 @@ def make_tiny_model_version(team=None, state="published"):
     from webapp.registry.models import ModelVersion
     from webapp.registry.services import register_model
 
-    return register_model(build_kdsam(KDSamConfig.tiny(), seed=0), name="tiny-kdsam", weights=ModelVersion.Weights.TRAINED,
-                          source="test", team=team, state=state)
+    return register_model(
+        build_kdsam(KDSamConfig.tiny(), seed=0),
+        name="tiny-kdsam",
+        weights=ModelVersion.Weights.TRAINED,
+        source="test",
+        team=team,
+        state=state,
+    )

@@ -40,20 +40,34 @@ def test_invalid_boolean_names_the_variable(tmp_path):
 
 def test_the_encoder_backend_defaults_to_auto_and_rejects_unknown_names(tmp_path):
     assert StudioConfig.from_env({"KDSAM_DATA_DIR": str(tmp_path)}).encoder_backend == "auto"
-    assert StudioConfig.from_env({"KDSAM_DATA_DIR": str(tmp_path), "KDSAM_ENCODER_BACKEND": "torch-bf16"}).encoder_backend == "torch-bf16"
+    assert (
+        StudioConfig.from_env({"KDSAM_DATA_DIR": str(tmp_path), "KDSAM_ENCODER_BACKEND": "torch-bf16"}).encoder_backend
+        == "torch-bf16"
+    )
     with pytest.raises(ConfigurationError, match="KDSAM_ENCODER_BACKEND"):
         StudioConfig.from_env({"KDSAM_DATA_DIR": str(tmp_path), "KDSAM_ENCODER_BACKEND": "tensorrt"})
 
 
 def test_check_deploy_passes_with_production_settings(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
-    env.update({
-        "KDSAM_ENV": "production", "KDSAM_DATA_DIR": str(tmp_path), "ALLOWED_HOSTS": "kdsam.example.org",
-        "SECRET_KEY": "x7F" * 20 + "kq9-Zp2_Lm4", "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-    })
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env.update(
+        {
+            "KDSAM_ENV": "production",
+            "KDSAM_DATA_DIR": str(tmp_path),
+            "ALLOWED_HOSTS": "kdsam.example.org",
+            "SECRET_KEY": "x7F" * 20 + "kq9-Zp2_Lm4",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

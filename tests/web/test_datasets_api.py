@@ -5,16 +5,11 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from tests.web.test_datasets_support import (  # noqa: F401 - fixtures
+from tests.web.datasets_support import (
     FIXTURE_DATASETS,
     generic_files,
     media_files,
-    outsider,
     png,
-    staff,
-    team,
-    team_clinician,
-    trainer,
     upload,
     zip_bytes,
 )
@@ -40,14 +35,28 @@ def test_upload_in_chunks_report_confirm_browse_and_delete(trainer, team):
     files = generic_files(6)
     files["data/images/lonely.png"] = png(seed=99, width=17)  # image without mask
     content = zip_bytes(files)
-    created = trainer.post("/api/datasets/uploads/", {"team": team.pk, "name": "polyps", "filename": "polyps.zip",
-                                                      "size": len(content), "seed": 3, "description": "CVC polyps"},
-                           format="json").json()
+    created = trainer.post(
+        "/api/datasets/uploads/",
+        {
+            "team": team.pk,
+            "name": "polyps",
+            "filename": "polyps.zip",
+            "size": len(content),
+            "seed": 3,
+            "description": "CVC polyps",
+        },
+        format="json",
+    ).json()
     assert created["state"] == "uploading" and created["upload_received"] == 0 and created["dataset"] is None
     assert not Dataset.objects.exists()  # an upload session is not a dataset
     url = created["upload_url"]
     half = len(content) // 2
-    assert trainer.put(f"{url}?offset=0", content[:half], content_type="application/octet-stream").json()["upload_received"] == half
+    assert (
+        trainer.put(f"{url}?offset=0", content[:half], content_type="application/octet-stream").json()[
+            "upload_received"
+        ]
+        == half
+    )
     wrong = trainer.put(f"{url}?offset=0", content[half:], content_type="application/octet-stream")
     assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "wrong_offset"
     status = trainer.put(f"{url}?offset={half}", content[half:], content_type="application/octet-stream").json()
@@ -62,7 +71,9 @@ def test_upload_in_chunks_report_confirm_browse_and_delete(trainer, team):
     assert [c["code"] for c in report["choices"]] == ["image_without_mask"]
 
     assert not Dataset.objects.exists()  # validated, still no dataset
-    confirmed = trainer.post(f"/api/datasets/uploads/{created['id']}/confirm/", {"skip": ["image_without_mask"]}, format="json")
+    confirmed = trainer.post(
+        f"/api/datasets/uploads/{created['id']}/confirm/", {"skip": ["image_without_mask"]}, format="json"
+    )
     assert confirmed.status_code == 200
     assert confirmed.json()["state"] == "imported"
     dataset_id = confirmed.json()["dataset"]
@@ -99,14 +110,19 @@ def test_upload_in_chunks_report_confirm_browse_and_delete(trainer, team):
     assert trainer.delete(f"/api/datasets/{dataset_id}/").status_code == 204
     assert media_files() == before
     assert not Dataset.objects.exists()
-    assert trainer.get(f"/api/datasets/uploads/{created['id']}/").json()["dataset"] is None  # the session stays as history
+    assert (
+        trainer.get(f"/api/datasets/uploads/{created['id']}/").json()["dataset"] is None
+    )  # the session stays as history
 
 
 def test_split_is_deterministic_and_grouped_by_subject(staff, team):
     from webapp.datasets.models import DatasetItem
 
-    response = staff.post("/api/datasets/import-folder/", {"team": team.pk, "name": "hc18",
-                                                           "path": str(FIXTURE_DATASETS / "hc18"), "seed": 1}, format="json")
+    response = staff.post(
+        "/api/datasets/import-folder/",
+        {"team": team.pk, "name": "hc18", "path": str(FIXTURE_DATASETS / "hc18"), "seed": 1},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     upload_id = response.json()["id"]
     assert staff.get(f"/api/datasets/uploads/{upload_id}/status/").json()["state"] == "awaiting_confirmation"
@@ -123,13 +139,18 @@ def test_split_is_deterministic_and_grouped_by_subject(staff, team):
 
 
 def test_busi_classes_counted_and_folder_import_is_staff_only(staff, trainer, team):
-    denied = trainer.post("/api/datasets/import-folder/", {"team": team.pk, "path": str(FIXTURE_DATASETS / "busi")}, format="json")
+    denied = trainer.post(
+        "/api/datasets/import-folder/", {"team": team.pk, "path": str(FIXTURE_DATASETS / "busi")}, format="json"
+    )
     assert denied.status_code == 403
-    response = staff.post("/api/datasets/import-folder/", {"team": team.pk, "path": str(FIXTURE_DATASETS / "busi")}, format="json")
+    response = staff.post(
+        "/api/datasets/import-folder/", {"team": team.pk, "path": str(FIXTURE_DATASETS / "busi")}, format="json"
+    )
     upload_id = response.json()["id"]
     assert response.json()["name"] == "busi"
-    dataset_id = staff.post(f"/api/datasets/uploads/{upload_id}/confirm/", {"ratios": {"train": 2, "val": 1, "test": 0}},
-                            format="json").json()["dataset"]
+    dataset_id = staff.post(
+        f"/api/datasets/uploads/{upload_id}/confirm/", {"ratios": {"train": 2, "val": 1, "test": 0}}, format="json"
+    ).json()["dataset"]
     detail = staff.get(f"/api/datasets/{dataset_id}/").json()
     assert detail["format"] == "busi" and detail["counts"]["classes"] == {"benign": 2, "malignant": 1}
     assert detail["counts"]["splits"]["test"] == 0
@@ -144,14 +165,21 @@ def test_team_visibility_and_roles(trainer, team_clinician, outsider, team):
     for path in ("", "report/", "items/"):
         assert outsider.get(f"/api/datasets/{dataset_id}/{path}").status_code == 404
     assert outsider.delete(f"/api/datasets/{dataset_id}/").status_code == 404
-    assert outsider.post("/api/datasets/uploads/", {"team": team.pk, "filename": "a.zip", "size": 10}, format="json").status_code == 404
+    assert (
+        outsider.post(
+            "/api/datasets/uploads/", {"team": team.pk, "filename": "a.zip", "size": 10}, format="json"
+        ).status_code
+        == 404
+    )
     item = trainer.get(f"/api/datasets/{dataset_id}/items/").json()["results"][0]
     assert outsider.get(item["thumbnail_url"]).status_code == 404
     # clinicians of the team read, but do not write
     assert [d["id"] for d in team_clinician.get("/api/datasets/").json()] == [dataset_id]
     assert team_clinician.get(item["image_url"]).status_code == 200
     assert team_clinician.delete(f"/api/datasets/{dataset_id}/").status_code == 403
-    created = team_clinician.post("/api/datasets/uploads/", {"team": team.pk, "filename": "a.zip", "size": 10}, format="json")
+    created = team_clinician.post(
+        "/api/datasets/uploads/", {"team": team.pk, "filename": "a.zip", "size": 10}, format="json"
+    )
     assert created.status_code == 403 and created.json()["error"]["code"] == "forbidden"
 
 
@@ -164,9 +192,14 @@ def test_identical_files_are_stored_once_and_kept_while_shared(trainer, team):
     objects = media_files() - before
     second = _ready(trainer, team, content)
     assert media_files() - before == objects  # no new object: content-addressed
-    assert DatasetItem.objects.filter(dataset_id=first).count() == DatasetItem.objects.filter(dataset_id=second).count() == 2
+    assert (
+        DatasetItem.objects.filter(dataset_id=first).count()
+        == DatasetItem.objects.filter(dataset_id=second).count()
+        == 2
+    )
     assert set(DatasetItem.objects.filter(dataset_id=first).values_list("image_file", flat=True)) == set(
-        DatasetItem.objects.filter(dataset_id=second).values_list("image_file", flat=True))
+        DatasetItem.objects.filter(dataset_id=second).values_list("image_file", flat=True)
+    )
     trainer.delete(f"/api/datasets/{first}/")
     assert media_files() - before == objects
     trainer.delete(f"/api/datasets/{second}/")
@@ -179,7 +212,11 @@ def test_confirm_choices_are_checked(trainer, team):
     upload_id, _ = upload(trainer, team.pk, zip_bytes(files))
     bad = trainer.post(f"/api/datasets/uploads/{upload_id}/confirm/", {"skip": ["size_mismatch"]}, format="json")
     assert bad.status_code == 400
-    twice = trainer.post(f"/api/datasets/uploads/{upload_id}/confirm/", {"skip_samples": ["case0"], "skip": ["image_without_mask"]}, format="json")
+    twice = trainer.post(
+        f"/api/datasets/uploads/{upload_id}/confirm/",
+        {"skip_samples": ["case0"], "skip": ["image_without_mask"]},
+        format="json",
+    )
     assert twice.status_code == 400 and twice.json()["error"]["code"] == "nothing_to_import"
     ok = trainer.post(f"/api/datasets/uploads/{upload_id}/confirm/", {}, format="json").json()
     assert ok["state"] == "imported"
@@ -223,8 +260,8 @@ def test_folder_import_outside_the_configured_roots_is_refused(settings, django_
 
     from rest_framework.test import APIClient
 
-    from webapp.accounts.services import add_member
     from webapp.accounts.models import Team
+    from webapp.accounts.services import add_member
     from webapp.datasets.models import Dataset, DatasetUpload
 
     staff_user = django_user_model.objects.create_user("root-staff", password="pw-long-enough-7", is_staff=True)
@@ -233,7 +270,9 @@ def test_folder_import_outside_the_configured_roots_is_refused(settings, django_
     settings.STUDIO = replace(settings.STUDIO, dataset_import_roots=(tmp_path / "allowed",))
     client = APIClient()
     client.force_login(staff_user)
-    response = client.post("/api/datasets/import-folder/", {"team": team.pk, "path": str(FIXTURE_DATASETS / "busi")}, format="json")
+    response = client.post(
+        "/api/datasets/import-folder/", {"team": team.pk, "path": str(FIXTURE_DATASETS / "busi")}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "source_not_allowed"
     assert "KDSAM_DATASET_IMPORT_ROOTS" in response.json()["error"]["message"]
@@ -255,8 +294,12 @@ def test_upload_sessions_are_visible_to_their_team_only(trainer, team_clinician,
         assert outsider.get(f"/api/datasets/uploads/{upload_id}/{path}").status_code == 404
     for path in ("confirm/", "cancel/"):
         assert outsider.post(f"/api/datasets/uploads/{upload_id}/{path}", {}, format="json").status_code == 404
-    assert outsider.put(f"/api/datasets/uploads/{upload_id}/upload/?offset=0", b"x",
-                        content_type="application/octet-stream").status_code == 404
+    assert (
+        outsider.put(
+            f"/api/datasets/uploads/{upload_id}/upload/?offset=0", b"x", content_type="application/octet-stream"
+        ).status_code
+        == 404
+    )
     assert outsider.delete(f"/api/datasets/uploads/{upload_id}/").status_code == 404
     assert outsider.get("/api/datasets/uploads/").json() == []
     # members of the team see it (any role); only trainers and admins act on it

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.test_datasets_support import (  # noqa: F401 - fixtures
+from tests.web.datasets_support import (
     generic_files,
     jpeg,
     mask_png,
     media_files,
     png,
     tar_gz_bytes,
-    team,
-    trainer,
     upload,
     zip_bytes,
 )
@@ -41,7 +39,9 @@ def _problem(report, code):
     return matches[0]
 
 
-@pytest.mark.parametrize("case", ["zip_slip", "zip_symlink", "tar_symlink", "uncompressed_too_large", "decompression_bomb"])
+@pytest.mark.parametrize(
+    "case", ["zip_slip", "zip_symlink", "tar_symlink", "uncompressed_too_large", "decompression_bomb"]
+)
 def test_blocking_problems_fail_validation_and_store_nothing(trainer, team, monkeypatch, case):
     from webapp.datasets import conf
     from webapp.datasets.models import Dataset
@@ -123,13 +123,19 @@ def test_archive_larger_than_the_limit_is_refused_before_any_byte(trainer, team,
 
     before = media_files()
     monkeypatch.setattr(conf, "MAX_ARCHIVE_BYTES", 100)
-    response = trainer.post("/api/datasets/uploads/", {"team": team.pk, "filename": "big.zip", "size": 101}, format="json")
+    response = trainer.post(
+        "/api/datasets/uploads/", {"team": team.pk, "filename": "big.zip", "size": 101}, format="json"
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == "archive_too_large"
-    response = trainer.post("/api/datasets/uploads/", {"team": team.pk, "filename": "notes.txt", "size": 10}, format="json")
+    response = trainer.post(
+        "/api/datasets/uploads/", {"team": team.pk, "filename": "notes.txt", "size": 10}, format="json"
+    )
     assert response.json()["error"]["code"] == "unsupported_archive"
     assert not DatasetUpload.objects.exists()
     monkeypatch.setattr(conf, "MAX_ARCHIVE_BYTES", 10**9)
-    created = trainer.post("/api/datasets/uploads/", {"team": team.pk, "filename": "a.zip", "size": 10}, format="json").json()
+    created = trainer.post(
+        "/api/datasets/uploads/", {"team": team.pk, "filename": "a.zip", "size": 10}, format="json"
+    ).json()
     too_much = trainer.put(f"{created['upload_url']}?offset=0", b"x" * 11, content_type="application/octet-stream")
     assert too_much.status_code == 413 and too_much.json()["error"]["code"] == "upload_too_large"
     assert trainer.get(f"/api/datasets/uploads/{created['id']}/status/").json()["upload_received"] == 0
@@ -178,7 +184,11 @@ def test_import_interrupted_midway_leaves_no_dataset_no_items_and_no_files(train
     before = media_files()
     upload_id, _ = upload(trainer, team.pk, zip_bytes(generic_files(6)), chunk=None)
     archive_only = media_files()
-    real_store, real_check, real_bulk = services.store_sample, services._still_importing, DatasetItem.objects.bulk_create
+    real_store, real_check, real_bulk = (
+        services.store_sample,
+        services._still_importing,
+        DatasetItem.objects.bulk_create,
+    )
     calls = []
 
     def flaky_store(sample, split, created):  # runs in the import's threads
@@ -226,10 +236,16 @@ def test_a_failed_import_keeps_the_files_another_dataset_shares(trainer, team, m
     kept = upload(trainer, team.pk, zip_bytes(shared))[0]
     kept_dataset = trainer.post(f"/api/datasets/uploads/{kept}/confirm/", {}, format="json").json()["dataset"]
     kept_files = media_files()
-    kept_rels = {rel for item in DatasetItem.objects.filter(dataset_id=kept_dataset) for rel in (item.image_file, item.mask_file)}
+    kept_rels = {
+        rel for item in DatasetItem.objects.filter(dataset_id=kept_dataset) for rel in (item.image_file, item.mask_file)
+    }
     # a second archive: the same three samples and three new ones; it fails after storing them all
-    upload_id, _ = upload(trainer, team.pk, zip_bytes({**shared, **{k.replace("case", "new"): v for k, v in generic_files(3).items()}}))
-    monkeypatch.setattr(DatasetItem.objects, "bulk_create", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("injected")))
+    upload_id, _ = upload(
+        trainer, team.pk, zip_bytes({**shared, **{k.replace("case", "new"): v for k, v in generic_files(3).items()}})
+    )
+    monkeypatch.setattr(
+        DatasetItem.objects, "bulk_create", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("injected"))
+    )
     assert trainer.post(f"/api/datasets/uploads/{upload_id}/confirm/", {}, format="json").json()["state"] == "failed"
     assert list(Dataset.objects.values_list("pk", flat=True)) == [kept_dataset]
     assert media_files() == kept_files  # the new files are gone, the shared ones stay
@@ -263,14 +279,19 @@ def test_garbage_collection_cancels_stale_uploads_and_removes_their_staged_archi
 
     settings.STUDIO = replace(settings.STUDIO, dataset_upload_stale_hours=2)
     before = media_files()
-    stale = trainer.post("/api/datasets/uploads/", {"team": team.pk, "filename": "s.zip", "size": 10}, format="json").json()
+    stale = trainer.post(
+        "/api/datasets/uploads/", {"team": team.pk, "filename": "s.zip", "size": 10}, format="json"
+    ).json()
     trainer.put(f"{stale['upload_url']}?offset=0", b"12345", content_type="application/octet-stream")
-    fresh = trainer.post("/api/datasets/uploads/", {"team": team.pk, "filename": "f.zip", "size": 10}, format="json").json()
+    fresh = trainer.post(
+        "/api/datasets/uploads/", {"team": team.pk, "filename": "f.zip", "size": 10}, format="json"
+    ).json()
     staged = DatasetUpload.objects.get(pk=stale["id"]).upload_path
     assert storage.path_of(staged).stat().st_size == 5
     DatasetUpload.objects.filter(pk=stale["id"]).update(updated_at="2000-01-01T00:00:00Z")
-    DatasetUpload.objects.filter(pk=fresh["id"]).update(updated_at=__import__("django.utils.timezone").utils.timezone.now()
-                                                        - __import__("datetime").timedelta(hours=1))
+    DatasetUpload.objects.filter(pk=fresh["id"]).update(
+        updated_at=__import__("django.utils.timezone").utils.timezone.now() - __import__("datetime").timedelta(hours=1)
+    )
     result = services.collect_garbage()  # the configured age: 2 hours
     assert result["stale_uploads"] == 1
     session = trainer.get(f"/api/datasets/uploads/{stale['id']}/").json()
@@ -291,10 +312,16 @@ def test_datasets_gc_command_removes_staged_archives_no_active_session_points_at
     leftover = f"{conf.UPLOADS}/killed-before-the-row-existed.zip"
     storage.path_of(leftover).parent.mkdir(parents=True, exist_ok=True)
     storage.path_of(leftover).write_bytes(b"partial")
-    active = trainer.post("/api/datasets/uploads/", {"team": team.pk, "filename": "a.zip", "size": 10}, format="json").json()
+    active = trainer.post(
+        "/api/datasets/uploads/", {"team": team.pk, "filename": "a.zip", "size": 10}, format="json"
+    ).json()
     call_command("datasets_gc", "--min-age", "0")
     result = json.loads(capsys.readouterr().out)
     assert result["uploads"] >= 1 and result["stale_uploads"] == 0  # (other tests may leave staged files too)
     assert not storage.path_of(leftover).exists()
-    assert trainer.put(f"{active['upload_url']}?offset=0", b"0123456789",
-                       content_type="application/octet-stream").status_code == 200  # the active one is untouched
+    assert (
+        trainer.put(
+            f"{active['upload_url']}?offset=0", b"0123456789", content_type="application/octet-stream"
+        ).status_code
+        == 200
+    )  # the active one is untouched

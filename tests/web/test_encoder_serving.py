@@ -20,10 +20,14 @@ pytestmark = pytest.mark.django_db
 
 def box_mask(model, embedding: np.ndarray, size) -> np.ndarray:
     h, w = size
-    box = torch.tensor(apply_coords(np.array([[w * 0.2, h * 0.2], [w * 0.8, h * 0.8]]), size).reshape(1, 4), dtype=torch.float32)
+    box = torch.tensor(
+        apply_coords(np.array([[w * 0.2, h * 0.2], [w * 0.8, h * 0.8]]), size).reshape(1, 4), dtype=torch.float32
+    )
     with torch.no_grad():
         sparse, dense = model.prompt_encoder(points=None, boxes=box, masks=None)
-        low, _ = model.mask_decoder(torch.from_numpy(embedding), model.prompt_encoder.get_dense_pe(), sparse, dense, False)
+        low, _ = model.mask_decoder(
+            torch.from_numpy(embedding), model.prompt_encoder.get_dense_pe(), sparse, dense, False
+        )
     return (low > 0).numpy()
 
 
@@ -43,7 +47,10 @@ def test_onnxruntime_serving_gives_the_pytorch_embedding_and_the_same_mask(setti
     assert served.embedding.shape == (1, 256, 64, 64)
     assert (served.original_size, served.input_size) == (reference.original_size, reference.input_size)
     assert np.abs(served.embedding - reference.embedding).max() < 1e-3
-    a, b = box_mask(model, served.embedding, reference.original_size), box_mask(model, reference.embedding, reference.original_size)
+    a, b = (
+        box_mask(model, served.embedding, reference.original_size),
+        box_mask(model, reference.embedding, reference.original_size),
+    )
     assert mask_iou(a, b) >= 0.99
 
 

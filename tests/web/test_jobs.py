@@ -53,8 +53,12 @@ def submit(client, team, kind, params):
     return client.post("/api/jobs/", {"team": team.pk, "kind": kind, "params": params}, format="json")
 
 
-def test_tiny_finetune_job_succeeds_and_registers_a_model_version_whose_onnx_loads(client_a, team, dataset, base_version):
-    response = submit(client_a, team, "finetune", {"dataset": dataset.pk, "model_version": base_version.pk, **TINY_FINETUNE})
+def test_tiny_finetune_job_succeeds_and_registers_a_model_version_whose_onnx_loads(
+    client_a, team, dataset, base_version
+):
+    response = submit(
+        client_a, team, "finetune", {"dataset": dataset.pk, "model_version": base_version.pk, **TINY_FINETUNE}
+    )
     assert response.status_code == 201, response.content
     job = Job.objects.get(pk=response.json()["id"])  # eager Celery: already ran
     assert job.state == Job.State.SUCCEEDED, job.error
@@ -63,7 +67,7 @@ def test_tiny_finetune_job_succeeds_and_registers_a_model_version_whose_onnx_loa
     assert version.parent == base_version and version.state == "draft" and version.team == team
     assert version.training_data["dataset"] == dataset.pk and version.training_data["items"] == 2
     session = ort.InferenceSession(version.decoder_onnx.path)
-    assert [i.name for i in session.get_inputs()][0] == "image_embeddings"
+    assert next(i.name for i in session.get_inputs()) == "image_embeddings"
     body = client_a.get(f"/api/jobs/{job.pk}/").json()
     assert body["state"] == "succeeded" and body["model_versions"] == [version.pk]
 
@@ -72,10 +76,14 @@ def test_progress_events_arrive_over_the_websocket(trainer, team, dataset, base_
     from webapp.kdsam_studio.asgi import application
 
     monkeypatch.setattr(services, "enqueue", lambda job: None)
-    job = services.submit_job(trainer, team.pk, "finetune", {"dataset": dataset.pk, "model_version": base_version.pk, **TINY_FINETUNE})
+    job = services.submit_job(
+        trainer, team.pk, "finetune", {"dataset": dataset.pk, "model_version": base_version.pk, **TINY_FINETUNE}
+    )
 
     async def scenario():
-        communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.pk}/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")])
+        communicator = WebsocketCommunicator(
+            application, f"/ws/jobs/{job.pk}/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
+        )
         communicator.scope["user"] = trainer
         connected, _ = await communicator.connect()
         assert connected
@@ -103,8 +111,18 @@ def async_to_sync_run(coroutine_function):
 
 def test_cancelling_a_running_job_ends_it_cancelled_within_seconds(trainer, team, dataset, base_version, monkeypatch):
     monkeypatch.setattr(services, "enqueue", lambda job: None)
-    job = services.submit_job(trainer, team.pk, "finetune", {"dataset": dataset.pk, "model_version": base_version.pk,
-                                                             "epochs": 500, "batch_size": 1, "early_stopping_patience": 1000})
+    job = services.submit_job(
+        trainer,
+        team.pk,
+        "finetune",
+        {
+            "dataset": dataset.pk,
+            "model_version": base_version.pk,
+            "epochs": 500,
+            "batch_size": 1,
+            "early_stopping_patience": 1000,
+        },
+    )
     runner = threading.Thread(target=services.run_job, args=(job.pk,))
     runner.start()
     deadline = time.monotonic() + 60
@@ -150,20 +168,32 @@ def test_invalid_parameter_is_rejected_naming_the_field(client_a, team, dataset,
     assert "at least" in response.json()["error"]["message"]
 
 
-def test_a_trainer_of_team_a_gets_404_on_every_job_dataset_and_model_of_team_b(client_a, django_user_model, base_version):
+def test_a_trainer_of_team_a_gets_404_on_every_job_dataset_and_model_of_team_b(
+    client_a, django_user_model, base_version
+):
     other = django_user_model.objects.create_user("trainer-b", password="pw-long-enough-2")
     team_b = make_team("Team B", {other: "trainer"})
     dataset_b = make_dataset(team_b, Path(settings.MEDIA_ROOT), name="b-data")
     version_b = make_tiny_model_version(team_b, state="draft")
     job_b = Job.objects.create(kind="export", team=team_b, owner=other, params={"model_version": version_b.pk})
-    for url in (f"/api/jobs/{job_b.pk}/", f"/api/models/{version_b.pk}/", f"/models/{version_b.pk}/decoder.onnx",
-                f"/api/datasets/{dataset_b.pk}/"):
+    for url in (
+        f"/api/jobs/{job_b.pk}/",
+        f"/api/models/{version_b.pk}/",
+        f"/models/{version_b.pk}/decoder.onnx",
+        f"/api/datasets/{dataset_b.pk}/",
+    ):
         assert client_a.get(url).status_code == 404, url
-    for url in (f"/api/jobs/{job_b.pk}/cancel/", f"/api/jobs/{job_b.pk}/retry/", f"/api/models/{version_b.pk}/publish/"):
+    for url in (
+        f"/api/jobs/{job_b.pk}/cancel/",
+        f"/api/jobs/{job_b.pk}/retry/",
+        f"/api/models/{version_b.pk}/publish/",
+    ):
         assert client_a.post(url).status_code == 404, url
     assert client_a.get("/api/jobs/").json() == []
     assert version_b.pk not in [v["id"] for v in client_a.get("/api/models/?all=1").json()]
-    response = client_a.post("/api/jobs/", {"team": team_b.pk, "kind": "export", "params": {"model_version": version_b.pk}}, format="json")
+    response = client_a.post(
+        "/api/jobs/", {"team": team_b.pk, "kind": "export", "params": {"model_version": version_b.pk}}, format="json"
+    )
     assert response.status_code == 404
 
 
@@ -174,7 +204,9 @@ def test_a_clinician_cannot_submit_jobs(django_user_model, team, base_version):
     add_member(team, clinician, "clinician")
     client = APIClient()
     client.force_login(clinician)
-    response = client.post("/api/jobs/", {"team": team.pk, "kind": "export", "params": {"model_version": base_version.pk}}, format="json")
+    response = client.post(
+        "/api/jobs/", {"team": team.pk, "kind": "export", "params": {"model_version": base_version.pk}}, format="json"
+    )
     assert response.status_code == 403
 
 
@@ -199,8 +231,9 @@ def test_export_job_writes_an_int8_decoder_that_loads(client_a, team, base_versi
 
 
 def test_heartbeat_thread_refreshes_a_running_jobs_heartbeat(trainer, team, base_version):
-    job = Job.objects.create(kind="export", team=team, owner=trainer, params={"model_version": base_version.pk},
-                             state=Job.State.RUNNING)
+    job = Job.objects.create(
+        kind="export", team=team, owner=trainer, params={"model_version": base_version.pk}, state=Job.State.RUNNING
+    )
     beat = services.Heartbeat(job.pk, interval=0.05)
     beat.start()
     time.sleep(0.5)
@@ -209,7 +242,9 @@ def test_heartbeat_thread_refreshes_a_running_jobs_heartbeat(trainer, team, base
     assert job.heartbeat_at is not None
 
 
-def test_a_starting_worker_requeues_its_own_and_stale_running_jobs_but_not_live_ones(trainer, team, base_version, monkeypatch):
+def test_a_starting_worker_requeues_its_own_and_stale_running_jobs_but_not_live_ones(
+    trainer, team, base_version, monkeypatch
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -219,8 +254,16 @@ def test_a_starting_worker_requeues_its_own_and_stale_running_jobs_but_not_live_
     now = timezone.now()
 
     def running(worker, heartbeat):
-        return Job.objects.create(kind="export", team=team, owner=trainer, params={"model_version": base_version.pk},
-                                  state=Job.State.RUNNING, worker_host=worker, heartbeat_at=heartbeat, attempts=1)
+        return Job.objects.create(
+            kind="export",
+            team=team,
+            owner=trainer,
+            params={"model_version": base_version.pk},
+            state=Job.State.RUNNING,
+            worker_host=worker,
+            heartbeat_at=heartbeat,
+            attempts=1,
+        )
 
     own = running("celery@me", now)
     stale = running("celery@elsewhere", now - timedelta(minutes=10))
@@ -242,11 +285,15 @@ def test_a_dataset_used_by_a_queued_job_cannot_be_deleted(client_a, trainer, tea
     assert client_a.delete(f"/api/datasets/{dataset.pk}/").status_code == 204
 
 
-def test_a_job_cancelled_before_its_first_epoch_can_be_retried_and_succeeds(trainer, team, dataset, base_version, monkeypatch):
+def test_a_job_cancelled_before_its_first_epoch_can_be_retried_and_succeeds(
+    trainer, team, dataset, base_version, monkeypatch
+):
     from webapp.jobs.progress import JobCancelled, JobProgressReporter
 
     monkeypatch.setattr(services, "enqueue", lambda job: None)
-    job = services.submit_job(trainer, team.pk, "finetune", {"dataset": dataset.pk, "model_version": base_version.pk, **TINY_FINETUNE})
+    job = services.submit_job(
+        trainer, team.pk, "finetune", {"dataset": dataset.pk, "model_version": base_version.pk, **TINY_FINETUNE}
+    )
 
     def cancelled_at_first_event(self, event):
         raise JobCancelled("cancelled while the embeddings were being cached")

@@ -57,8 +57,15 @@ class Stack:
             self.env["REDIS_URL"] = urlunparse(urlparse(os.environ["REDIS_URL"])._replace(path="/12"))
 
     def manage(self, *args: str, **kwargs) -> str:
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=self.env, capture_output=True,
-                                text=True, timeout=300, **kwargs)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            **kwargs,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
@@ -78,9 +85,30 @@ class Stack:
     def start_worker(self, log_name: str) -> subprocess.Popen:
         log = open(self.data_dir / log_name, "w")
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--queues", "gpu,cpu", "--pool", "solo",
-             "--hostname", "kdsam-test@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-            cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker.celery_app",
+                "worker",
+                "--queues",
+                "gpu,cpu",
+                "--pool",
+                "solo",
+                "--hostname",
+                "kdsam-test@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def close(self):
         from webapp.kdsam_studio import embedded_redis
@@ -113,15 +141,23 @@ def test_killing_the_worker_mid_job_and_restarting_it_resumes_from_the_checkpoin
         job_id = int(output.split("JOB")[1].split()[0])
 
         workers.append(stack.start_worker("worker-1.log"))
-        killed_after = wait_for(lambda: (lambda j: len(j["history"]) if j["state"] == "running" and len(j["history"]) >= 3 else 0)(stack.job(job_id)),
-                                180, "three finished epochs")
+        killed_after = wait_for(
+            lambda: (lambda j: len(j["history"]) if j["state"] == "running" and len(j["history"]) >= 3 else 0)(
+                stack.job(job_id)
+            ),
+            180,
+            "three finished epochs",
+        )
         os.killpg(workers[0].pid, signal.SIGKILL)
         workers[0].wait(timeout=10)
         assert stack.job(job_id)["state"] == "running"  # orphaned: nobody is running it now
 
         workers.append(stack.start_worker("worker-2.log"))
-        job = wait_for(lambda: (lambda j: j if j["state"] in ("succeeded", "failed", "cancelled") else None)(stack.job(job_id)),
-                       240, "the resumed job to finish")
+        job = wait_for(
+            lambda: (lambda j: j if j["state"] in ("succeeded", "failed", "cancelled") else None)(stack.job(job_id)),
+            240,
+            "the resumed job to finish",
+        )
         assert job["state"] == "succeeded", job["error"]
         assert job["attempts"] == 2
         epochs = [entry["epoch"] for entry in job["history"]]

@@ -32,9 +32,9 @@ def test_decoder_onnx_is_served_immutable_with_cross_origin_isolation_headers(ap
 
 
 def test_trained_weights_in_the_weights_dir_replace_the_random_model(settings, tmp_path):
+    from kdsam_core.config import KDSamConfig
     from kdsam_core.modeling import build_kdsam
     from kdsam_core.modeling.checkpoint import save_kdsam
-    from kdsam_core.config import KDSamConfig
     from webapp.registry.services import ensure_active_model_version
 
     settings.STUDIO = type(settings.STUDIO)(**{**settings.STUDIO.__dict__, "weights_dir": tmp_path})

@@ -25,7 +25,9 @@ def test_privacy_config_defaults_to_optional_with_the_active_encoder(api):
     assert body["browser_formats"] == ["png", "jpeg", "bmp"]
 
 
-def test_team_member_gets_a_valid_immutable_encoder_onnx_and_other_teams_get_404(api, clinician, django_user_model, tmp_path):
+def test_team_member_gets_a_valid_immutable_encoder_onnx_and_other_teams_get_404(
+    api, clinician, django_user_model, tmp_path
+):
     team = make_team("Radiology", {clinician: "clinician"})
     version = make_tiny_model_version(team=team)
     url = api.get(f"/api/privacy/?model_version={version.pk}").json()["encoder_url"]

@@ -49,8 +49,15 @@ def test_imported_teacher_makes_a_distill_job_run_and_register_a_draft_student(d
     dataset = make_dataset(team, Path(settings.MEDIA_ROOT))
     client = APIClient()
     client.force_login(trainer)
-    response = client.post("/api/jobs/", {"team": team.pk, "kind": "distill", "params": {
-        "dataset": dataset.pk, "teacher": "tiny", "epochs": 2, "batch_size": 2}}, format="json")
+    response = client.post(
+        "/api/jobs/",
+        {
+            "team": team.pk,
+            "kind": "distill",
+            "params": {"dataset": dataset.pk, "teacher": "tiny", "epochs": 2, "batch_size": 2},
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     job = Job.objects.get(pk=response.json()["id"])
     assert job.state == "succeeded", job.error

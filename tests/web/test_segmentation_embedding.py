@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,9 @@ def test_quant8_round_trip_is_within_half_a_step_and_rejects_corruption():
         step = (embedding.max(axis=(2, 3)) - embedding.min(axis=(2, 3))) / 255
         assert (np.abs(decoded - embedding) <= step[..., None, None] / 2 + 1e-5).all()
         assert np.array_equal(decoded[0, 5], embedding[0, 5])
-    assert len(encode_embedding(embedding, encoding="quant8")) == 8 + 72 + 8 * 256 + 256 * 64 * 64  # header, scales, codes
+    assert (
+        len(encode_embedding(embedding, encoding="quant8")) == 8 + 72 + 8 * 256 + 256 * 64 * 64
+    )  # header, scales, codes
     broken = encode_embedding(embedding, encoding="quant8-zlib")[:-100]
     with pytest.raises(EmbeddingFormatError, match="quant8-zlib"):
         decode_embedding(broken)
@@ -82,10 +83,14 @@ def test_masks_from_the_compact_embedding_equal_the_float32_ones_on_real_images(
         for points, labels in prompts:
             coords = apply_coords(np.array(points, np.float64), (h, w))
             if labels[-1] == 1:
-                coords, labels = np.concatenate([coords, [[0.0, 0.0]]]), labels + [-1]
-            feeds = {"point_coords": coords[None].astype(np.float32), "point_labels": np.array([labels], np.float32),
-                     "mask_input": np.zeros((1, 1, 256, 256), np.float32), "has_mask_input": np.zeros(1, np.float32),
-                     "orig_im_size": np.array([h, w], np.float32)}
+                coords, labels = np.concatenate([coords, [[0.0, 0.0]]]), [*labels, -1]
+            feeds = {
+                "point_coords": coords[None].astype(np.float32),
+                "point_labels": np.array([labels], np.float32),
+                "mask_input": np.zeros((1, 1, 256, 256), np.float32),
+                "has_mask_input": np.zeros(1, np.float32),
+                "orig_im_size": np.array([h, w], np.float32),
+            }
             a = session.run(None, {"image_embeddings": exact, **feeds})[0][0, 0] > 0
             b = session.run(None, {"image_embeddings": compact, **feeds})[0][0, 0] > 0
             union = (a | b).sum()

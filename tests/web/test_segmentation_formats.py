@@ -21,8 +21,14 @@ from webapp.segmentation.models import Image
 
 pytestmark = pytest.mark.django_db
 
-PHI = {"PatientName": "Doe^Jane", "PatientID": "MRN-123456", "PatientBirthDate": "19700101",
-       "InstitutionName": "St Example Hospital", "ReferringPhysicianName": "House^Gregory", "AccessionNumber": "ACC99"}
+PHI = {
+    "PatientName": "Doe^Jane",
+    "PatientID": "MRN-123456",
+    "PatientBirthDate": "19700101",
+    "InstitutionName": "St Example Hospital",
+    "ReferringPhysicianName": "House^Gregory",
+    "AccessionNumber": "ACC99",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +98,9 @@ def test_dicom_seg_export_reads_back_with_highdicom_and_matches_the_mask(api):
     body = upload(api, "slice.dcm", ct_dicom()[0]).json()
     mask = np.zeros((48, 64), bool)
     mask[10:30, 5:20] = True
-    saved = api.post(f"/api/images/{body['id']}/masks/", {"label": "lesion A", "rle": rle_encode(mask)}, format="json").json()
+    saved = api.post(
+        f"/api/images/{body['id']}/masks/", {"label": "lesion A", "rle": rle_encode(mask)}, format="json"
+    ).json()
     assert set(saved["export_urls"]) == {"png", "nifti", "coco", "dicom_seg"}
     response = api.get(saved["export_urls"]["dicom_seg"])
     assert response.status_code == 200 and response["Content-Type"] == "application/dicom"
@@ -116,11 +124,14 @@ def test_dicom_seg_is_not_offered_for_png_images(api):
     assert api.get(f"/api/images/{body['id']}/pixels/").json()["error"]["code"] == "not_dicom"
 
 
-@pytest.mark.parametrize(("content", "words"), [
-    (ct_dicom(frames=3)[0], "3 frames"),
-    (ct_dicom()[0][:400], "truncated"),
-    (ct_dicom()[0][:-1000], "truncated"),
-])
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (ct_dicom(frames=3)[0], "3 frames"),
+        (ct_dicom()[0][:400], "truncated"),
+        (ct_dicom()[0][:-1000], "truncated"),
+    ],
+)
 def test_multi_frame_or_damaged_dicom_is_rejected_clearly_and_nothing_is_stored(api, content, words):
     before = stored_files()
     response = upload(api, "bad.dcm", content)
@@ -130,7 +141,7 @@ def test_multi_frame_or_damaged_dicom_is_rejected_clearly_and_nothing_is_stored(
 
 
 def test_sixteen_bit_tiff_and_bmp_are_converted_to_png(api):
-    ramp = (np.arange(30 * 40, dtype=np.uint16).reshape(30, 40) * 50)
+    ramp = np.arange(30 * 40, dtype=np.uint16).reshape(30, 40) * 50
     buffer = io.BytesIO()
     PILImage.fromarray(ramp).save(buffer, format="TIFF")
     body = upload(api, "scan.tif", buffer.getvalue()).json()

@@ -34,8 +34,12 @@ def lesion_mask(height=256, width=256) -> np.ndarray:
 
 
 def save(api, image, mask, label="lesion A", color="#ff0000", prompts=None):
-    body = {"label": label, "color": color, "rle": rle_encode(mask),
-            "prompts": prompts or {"points": [[75.0, 80.0, 1]], "box": None}}
+    body = {
+        "label": label,
+        "color": color,
+        "rle": rle_encode(mask),
+        "prompts": prompts or {"points": [[75.0, 80.0, 1]], "box": None},
+    }
     return api.post(f"/api/images/{image['id']}/masks/", body, format="json")
 
 
@@ -61,7 +65,9 @@ def test_several_labelled_objects_per_image_and_update_and_delete(api, image):
     listed = api.get(f"/api/images/{image['id']}/masks/").json()
     assert [(m["label"], m["color"]) for m in listed] == [("lesion A", "#ff0000"), ("lesion B", "#00ff00")]
     moved = np.roll(second, 50, axis=1)
-    updated = api.put(f"/api/masks/{b['id']}/", {"label": "lesion B2", "color": "#0000FF", "rle": rle_encode(moved)}, format="json")
+    updated = api.put(
+        f"/api/masks/{b['id']}/", {"label": "lesion B2", "color": "#0000FF", "rle": rle_encode(moved)}, format="json"
+    )
     assert updated.status_code == 200 and updated.json()["color"] == "#0000ff"
     assert np.array_equal(rle_decode(api.get(f"/api/masks/{b['id']}/").json()["rle"]), moved)
     assert api.delete(f"/api/masks/{a['id']}/").status_code == 204
@@ -91,7 +97,12 @@ def test_masks_of_other_users_images_are_invisible(api, image, django_user_model
     other.force_login(django_user_model.objects.create_user("someone-else", password="x-long-password-2"))
     assert other.get(f"/api/masks/{mask_id}/").status_code == 404
     assert other.get(f"/api/images/{image['id']}/masks/").status_code == 404
-    assert other.post(f"/api/images/{image['id']}/masks/", {"label": "x", "rle": rle_encode(lesion_mask())}, format="json").status_code == 404
+    assert (
+        other.post(
+            f"/api/images/{image['id']}/masks/", {"label": "x", "rle": rle_encode(lesion_mask())}, format="json"
+        ).status_code
+        == 404
+    )
 
 
 def test_png_export_opens_with_pillow_and_equals_the_mask(api, image):
@@ -115,7 +126,10 @@ def test_nifti_export_opens_with_nibabel_and_equals_the_mask(api, image, tmp_pat
     volume = np.asarray(nib.load(path).dataobj)
     assert volume.shape == (256, 256, 1)
     assert np.array_equal(volume[:, :, 0].T > 0, mask)  # NIfTI axis 0 is x (columns)
-    assert gzip.decompress(response.content)[:4] in (b"\x5c\x01\x00\x00", b"\x00\x00\x01\x5c")  # NIfTI-1 header size 348
+    assert gzip.decompress(response.content)[:4] in (
+        b"\x5c\x01\x00\x00",
+        b"\x00\x00\x01\x5c",
+    )  # NIfTI-1 header size 348
 
 
 def test_coco_rle_export_decodes_with_pycocotools_and_equals_the_mask(api, image):
@@ -137,7 +151,10 @@ def test_image_coco_export_has_every_object(api, image):
     save(api, image, first, "lesion A")
     save(api, image, second, "lesion B")
     document = json.loads(api.get(f"/api/images/{image['id']}/masks/coco/").content)
-    decoded = [mask_utils.decode(dict(a["segmentation"], counts=a["segmentation"]["counts"].encode())) for a in document["annotations"]]
+    decoded = [
+        mask_utils.decode(dict(a["segmentation"], counts=a["segmentation"]["counts"].encode()))
+        for a in document["annotations"]
+    ]
     assert [c["name"] for c in document["categories"]] == ["lesion A", "lesion B"]
     assert np.array_equal(decoded[0].astype(bool), first) and np.array_equal(decoded[1].astype(bool), second)
 
@@ -165,13 +182,21 @@ def test_upload_with_a_picked_model_version_uses_it_and_an_unpublished_one_is_re
 
     monkeypatch.setattr("webapp.segmentation.services.enqueue_embedding", lambda image: None)
     active = ensure_active_model_version()
-    body = api.post("/api/images/", {"file": _named(SQUARE_JPEG.read_bytes(), "a.jpg"), "model_version": active.pk},
-                    format="multipart").json()
+    body = api.post(
+        "/api/images/",
+        {"file": _named(SQUARE_JPEG.read_bytes(), "a.jpg"), "model_version": active.pk},
+        format="multipart",
+    ).json()
     assert body["model_version"] == active.pk
     before = stored_files()
-    refused = api.post("/api/images/", {"file": _named(SQUARE_JPEG.read_bytes(), "b.jpg"), "model_version": 987654},
-                       format="multipart")
+    refused = api.post(
+        "/api/images/", {"file": _named(SQUARE_JPEG.read_bytes(), "b.jpg"), "model_version": 987654}, format="multipart"
+    )
     assert refused.status_code == 400
     error = refused.json()["error"]
-    assert error["code"] == "unknown_model_version" and error["field"] == "model_version" and "GET /api/models/" in error["message"]
+    assert (
+        error["code"] == "unknown_model_version"
+        and error["field"] == "model_version"
+        and "GET /api/models/" in error["message"]
+    )
     assert stored_files() == before

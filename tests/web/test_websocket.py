@@ -17,12 +17,22 @@ def make_image(user):
     from webapp.segmentation.models import Image
 
     version = ensure_active_model_version()
-    return Image.objects.create(owner=user, file="images/x.png", original_filename="x.png", content_type="image/png",
-                                width=4, height=3, sha256="0" * 64, model_version=version)
+    return Image.objects.create(
+        owner=user,
+        file="images/x.png",
+        original_filename="x.png",
+        content_type="image/png",
+        width=4,
+        height=3,
+        sha256="0" * 64,
+        model_version=version,
+    )
 
 
 def connect(user):
-    communicator = WebsocketCommunicator(application, "/ws/images/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")])
+    communicator = WebsocketCommunicator(
+        application, "/ws/images/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    )
     communicator.scope["user"] = user
     return communicator
 

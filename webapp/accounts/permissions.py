@@ -14,6 +14,7 @@ def require_role(user, team_id: int, roles) -> str:
     if role is None:
         raise Http404("no such team")
     if role not in roles:
-        raise ApiError("forbidden", f"Your role in this team is '{role}'; this needs one of: {', '.join(roles)}.",
-                       status_code=403)
+        raise ApiError(
+            "forbidden", f"Your role in this team is '{role}'; this needs one of: {', '.join(roles)}.", status_code=403
+        )
     return role

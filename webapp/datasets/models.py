@@ -24,13 +24,17 @@ class Dataset(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="datasets")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="datasets"
+    )
     state = models.CharField(max_length=24, choices=State.choices, default=State.READY, db_index=True)
     format = models.CharField(max_length=32, blank=True, help_text="Detected (or forced) format key.")
     mask_label = models.IntegerField(null=True, blank=True)
     # the source: an uploaded archive (deleted after import) or a server-side folder (kept)
     original_filename = models.CharField(max_length=255, blank=True)
-    upload_size = models.BigIntegerField(default=0, help_text="Size of the uploaded archive in bytes (0 for server folders).")
+    upload_size = models.BigIntegerField(
+        default=0, help_text="Size of the uploaded archive in bytes (0 for server folders)."
+    )
     source_path = models.CharField(max_length=1000, blank=True, help_text="Server-side folder (staff imports).")
     # the user's choice at confirmation
     skip_codes = models.JSONField(default=list, blank=True)
@@ -63,7 +67,9 @@ class DatasetUpload(models.Model):
         CANCELLED = "cancelled"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="dataset_uploads")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="dataset_uploads")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="dataset_uploads"
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     state = models.CharField(max_length=24, choices=State.choices, default=State.UPLOADING, db_index=True)
@@ -72,10 +78,14 @@ class DatasetUpload(models.Model):
     mask_label = models.IntegerField(null=True, blank=True)
     # the source: an archive staged under the data dir (deleted once settled) or a server-side folder (kept)
     original_filename = models.CharField(max_length=255, blank=True)
-    upload_path = models.CharField(max_length=500, blank=True, help_text="Staged archive under the data dir ('' once removed).")
+    upload_path = models.CharField(
+        max_length=500, blank=True, help_text="Staged archive under the data dir ('' once removed)."
+    )
     upload_size = models.BigIntegerField(default=0, help_text="Declared archive size in bytes.")
     upload_received = models.BigIntegerField(default=0)
-    source_path = models.CharField(max_length=1000, blank=True, help_text="Server-side folder or archive (staff imports).")
+    source_path = models.CharField(
+        max_length=1000, blank=True, help_text="Server-side folder or archive (staff imports)."
+    )
     # validation and the user's choice
     format = models.CharField(max_length=32, blank=True, help_text="Detected (or forced) format key.")
     report = models.JSONField(null=True, blank=True)
@@ -90,8 +100,14 @@ class DatasetUpload(models.Model):
     progress_total = models.BigIntegerField(default=0)
     error = models.TextField(blank=True, help_text="Why the upload failed or was cancelled.")
     task_id = models.CharField(max_length=64, blank=True)
-    dataset = models.OneToOneField(Dataset, on_delete=models.SET_NULL, null=True, blank=True, related_name="upload",
-                                   help_text="The dataset the import created.")
+    dataset = models.OneToOneField(
+        Dataset,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="upload",
+        help_text="The dataset the import created.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

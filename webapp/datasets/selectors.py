@@ -25,8 +25,12 @@ def datasets_of(user) -> QuerySet[Dataset]:
 
     The upload session's report (possibly megabytes for large datasets) is not loaded.
     """
-    return (Dataset.objects.filter(team__memberships__user=user).select_related("team", "created_by", "upload")
-            .defer("upload__report").distinct())
+    return (
+        Dataset.objects.filter(team__memberships__user=user)
+        .select_related("team", "created_by", "upload")
+        .defer("upload__report")
+        .distinct()
+    )
 
 
 def dataset_of(user, dataset_id: int) -> Dataset | None:
@@ -35,8 +39,12 @@ def dataset_of(user, dataset_id: int) -> Dataset | None:
 
 def uploads_of(user) -> QuerySet[DatasetUpload]:
     """Upload sessions of every team the user is a member of (any role), newest first (report deferred)."""
-    return (DatasetUpload.objects.filter(team__memberships__user=user).select_related("team", "created_by")
-            .defer("report").distinct())
+    return (
+        DatasetUpload.objects.filter(team__memberships__user=user)
+        .select_related("team", "created_by")
+        .defer("report")
+        .distinct()
+    )
 
 
 def upload_of(user, upload_id: int) -> DatasetUpload | None:

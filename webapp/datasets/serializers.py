@@ -52,16 +52,38 @@ class DatasetSerializer(serializers.ModelSerializer):
     created_by = serializers.SerializerMethodField()
     split_ratios = RatiosSerializer()
     counts = serializers.SerializerMethodField()
-    upload = serializers.SerializerMethodField(help_text="The upload session that created it (null once that record is deleted).")
+    upload = serializers.SerializerMethodField(
+        help_text="The upload session that created it (null once that record is deleted)."
+    )
     report_url = serializers.SerializerMethodField()
     items_url = serializers.SerializerMethodField()
     skip_codes = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = Dataset
-        fields = ["id", "team", "team_name", "name", "description", "state", "format", "original_filename", "upload_size",
-                  "source_path", "created_by", "created_at", "updated_at", "split_seed", "split_ratios", "counts",
-                  "skip_codes", "keep_duplicates", "upload", "report_url", "items_url"]
+        fields = [
+            "id",
+            "team",
+            "team_name",
+            "name",
+            "description",
+            "state",
+            "format",
+            "original_filename",
+            "upload_size",
+            "source_path",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "split_seed",
+            "split_ratios",
+            "counts",
+            "skip_codes",
+            "keep_duplicates",
+            "upload",
+            "report_url",
+            "items_url",
+        ]
         read_only_fields = fields
 
     def to_representation(self, instance):
@@ -101,10 +123,33 @@ class DatasetUploadSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DatasetUpload
-        fields = ["id", "team", "team_name", "name", "description", "state", "format", "original_filename", "upload_size",
-                  "upload_received", "source_path", "created_by", "created_at", "updated_at", "finished_at", "error",
-                  "progress", "split_seed", "split_ratios", "skip_codes", "keep_duplicates", "dataset", "upload_url",
-                  "report_url", "dataset_url"]
+        fields = [
+            "id",
+            "team",
+            "team_name",
+            "name",
+            "description",
+            "state",
+            "format",
+            "original_filename",
+            "upload_size",
+            "upload_received",
+            "source_path",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "finished_at",
+            "error",
+            "progress",
+            "split_seed",
+            "split_ratios",
+            "skip_codes",
+            "keep_duplicates",
+            "dataset",
+            "upload_url",
+            "report_url",
+            "dataset_url",
+        ]
         read_only_fields = fields
 
     def to_representation(self, instance):
@@ -131,7 +176,7 @@ class DatasetCreateSerializer(serializers.Serializer):
     description = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
     filename = serializers.CharField(max_length=255)
     size = serializers.IntegerField(min_value=1)
-    format = serializers.ChoiceField(choices=[""] + list(FORMAT_KEYS), required=False, default="")
+    format = serializers.ChoiceField(choices=["", *list(FORMAT_KEYS)], required=False, default="")
     mask_label = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=65535)
     seed = serializers.IntegerField(required=False, default=None, allow_null=True)
     ratios = RatiosSerializer(required=False, default=None, allow_null=True)
@@ -144,18 +189,25 @@ class FolderImportSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
     description = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
     path = serializers.CharField(max_length=1000)
-    format = serializers.ChoiceField(choices=[""] + list(FORMAT_KEYS), required=False, default="")
+    format = serializers.ChoiceField(choices=["", *list(FORMAT_KEYS)], required=False, default="")
     mask_label = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=65535)
     seed = serializers.IntegerField(required=False, default=None, allow_null=True)
     ratios = RatiosSerializer(required=False, default=None, allow_null=True)
 
 
 class ConfirmSerializer(serializers.Serializer):
-    skip = serializers.ListField(child=serializers.ChoiceField(choices=list(conf.SKIPPABLE_CHOICES)), required=False, default=list,
-                                 help_text="Problem codes whose samples are skipped instead of the default action.")
-    skip_samples = serializers.ListField(child=serializers.CharField(max_length=255), required=False, default=list,
-                                         help_text="Sample ids to leave out.")
-    keep_duplicates = serializers.BooleanField(required=False, default=False, help_text="Import later copies of duplicate images too.")
+    skip = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(conf.SKIPPABLE_CHOICES)),
+        required=False,
+        default=list,
+        help_text="Problem codes whose samples are skipped instead of the default action.",
+    )
+    skip_samples = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, default=list, help_text="Sample ids to leave out."
+    )
+    keep_duplicates = serializers.BooleanField(
+        required=False, default=False, help_text="Import later copies of duplicate images too."
+    )
     seed = serializers.IntegerField(required=False, default=None, allow_null=True)
     ratios = RatiosSerializer(required=False, default=None, allow_null=True)
 
@@ -206,7 +258,9 @@ class SkipChoiceSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     default = serializers.CharField(help_text="What happens without a choice.")
     alternative = serializers.CharField(help_text="What choosing it does.")
-    field = serializers.ChoiceField(choices=["skip", "keep_duplicates"], help_text="The confirm field that selects the alternative.")
+    field = serializers.ChoiceField(
+        choices=["skip", "keep_duplicates"], help_text="The confirm field that selects the alternative."
+    )
 
 
 class DatasetReportSerializer(serializers.Serializer):
@@ -227,8 +281,23 @@ class DatasetItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DatasetItem
-        fields = ["id", "item_id", "split", "split_group", "class_label", "subset", "negative", "unlabelled", "width",
-                  "height", "sha256", "image_url", "mask_url", "thumbnail_url", "mask_thumbnail_url"]
+        fields = [
+            "id",
+            "item_id",
+            "split",
+            "split_group",
+            "class_label",
+            "subset",
+            "negative",
+            "unlabelled",
+            "width",
+            "height",
+            "sha256",
+            "image_url",
+            "mask_url",
+            "thumbnail_url",
+            "mask_thumbnail_url",
+        ]
         read_only_fields = fields
 
     def _url(self, obj, name) -> str:

@@ -73,7 +73,11 @@ def _archive_suffix(filename: str) -> str | None:
 
 def _split_options(format: str, seed, ratios) -> tuple[int, dict]:
     if format and format not in FORMAT_KEYS:
-        raise DatasetRejected("invalid_format", f"Unknown format {format!r}; choose one of {', '.join(FORMAT_KEYS)} or leave it empty to detect it.", field="format")
+        raise DatasetRejected(
+            "invalid_format",
+            f"Unknown format {format!r}; choose one of {', '.join(FORMAT_KEYS)} or leave it empty to detect it.",
+            field="format",
+        )
     try:
         fractions = parse_ratios(ratios if ratios is not None else conf.DEFAULT_RATIOS)
     except (TypeError, ValueError) as error:
@@ -81,32 +85,63 @@ def _split_options(format: str, seed, ratios) -> tuple[int, dict]:
     return int(seed if seed is not None else conf.DEFAULT_SEED), {k: round(v, 6) for k, v in fractions.items()}
 
 
-def create_upload(user, team_id: int, *, name: str, filename: str, size: int, description: str = "", format: str = "",
-                  mask_label: int | None = None, seed: int | None = None, ratios=None) -> DatasetUpload:
+def create_upload(
+    user,
+    team_id: int,
+    *,
+    name: str,
+    filename: str,
+    size: int,
+    description: str = "",
+    format: str = "",
+    mask_label: int | None = None,
+    seed: int | None = None,
+    ratios=None,
+) -> DatasetUpload:
     """Start a chunked upload of an archive of ``size`` bytes (nothing is validated until it is complete).
 
     Creates the upload session only: no dataset exists until the import succeeds.
     """
     suffix = _archive_suffix(filename)
     if suffix is None:
-        raise DatasetRejected("unsupported_archive", f"{filename} is not a .zip or .tar.gz archive; compress the dataset folder as .zip or .tar.gz and upload that.", field="filename")
+        raise DatasetRejected(
+            "unsupported_archive",
+            f"{filename} is not a .zip or .tar.gz archive; compress the dataset folder as .zip or .tar.gz and upload that.",
+            field="filename",
+        )
     if size <= 0:
         raise DatasetRejected("empty_file", f"{filename} is empty.", field="size")
     if size > conf.MAX_ARCHIVE_BYTES:
-        raise DatasetRejected("archive_too_large", f"{filename} is {size / conf.GIB:.1f} GiB; archives may be at most {conf.MAX_ARCHIVE_BYTES / conf.GIB:.1f} GiB. Split the dataset or ask an admin to import it from a server folder.", field="size")
+        raise DatasetRejected(
+            "archive_too_large",
+            f"{filename} is {size / conf.GIB:.1f} GiB; archives may be at most {conf.MAX_ARCHIVE_BYTES / conf.GIB:.1f} GiB. Split the dataset or ask an admin to import it from a server folder.",
+            field="size",
+        )
     root = conf.media_root()
     root.mkdir(parents=True, exist_ok=True)
     if shutil.disk_usage(root).free < size * 2:
-        raise DatasetRejected("insufficient_storage", f"The server lacks the free space for {filename} ({size / conf.GIB:.1f} GiB, twice that while importing).", status=507)
+        raise DatasetRejected(
+            "insufficient_storage",
+            f"The server lacks the free space for {filename} ({size / conf.GIB:.1f} GiB, twice that while importing).",
+            status=507,
+        )
     seed, fractions = _split_options(format, seed, ratios)
     rel = f"{conf.UPLOADS}/{uuid.uuid4().hex}{suffix}"
     storage.path_of(rel).parent.mkdir(parents=True, exist_ok=True)
     storage.path_of(rel).touch()
     try:
         return DatasetUpload.objects.create(
-            team_id=team_id, name=name.strip()[:200] or Path(filename).name, description=description or "",
-            created_by=user, state=State.UPLOADING, requested_format=format or "", mask_label=mask_label,
-            original_filename=Path(filename).name[:255], upload_path=rel, upload_size=size, split_seed=seed,
+            team_id=team_id,
+            name=name.strip()[:200] or Path(filename).name,
+            description=description or "",
+            created_by=user,
+            state=State.UPLOADING,
+            requested_format=format or "",
+            mask_label=mask_label,
+            original_filename=Path(filename).name[:255],
+            upload_path=rel,
+            upload_size=size,
+            split_seed=seed,
             split_ratios=fractions,
         )
     except BaseException:
@@ -114,9 +149,20 @@ def create_upload(user, team_id: int, *, name: str, filename: str, size: int, de
         raise
 
 
-def create_folder_import(user, team_id: int, *, name: str, path: str, description: str = "", format: str = "",
-                         mask_label: int | None = None, seed: int | None = None, ratios=None, enqueue: bool = True,
-                         any_path: bool = False) -> DatasetUpload:
+def create_folder_import(
+    user,
+    team_id: int,
+    *,
+    name: str,
+    path: str,
+    description: str = "",
+    format: str = "",
+    mask_label: int | None = None,
+    seed: int | None = None,
+    ratios=None,
+    enqueue: bool = True,
+    any_path: bool = False,
+) -> DatasetUpload:
     """An upload session reading a server-side folder or archive (staff only; the source is never modified or deleted).
 
     Through the web, ``path`` must lie under one of ``KDSAM_DATASET_IMPORT_ROOTS``; the management
@@ -124,17 +170,34 @@ def create_folder_import(user, team_id: int, *, name: str, path: str, descriptio
     """
     source = Path(path).expanduser()
     if not source.is_absolute() or not source.exists():
-        raise DatasetRejected("source_not_found", f"{path} does not exist on the server; give an absolute path to a dataset folder or archive.", field="path")
+        raise DatasetRejected(
+            "source_not_found",
+            f"{path} does not exist on the server; give an absolute path to a dataset folder or archive.",
+            field="path",
+        )
     roots = settings.STUDIO.dataset_import_roots
     if not any_path and not any(source.resolve().is_relative_to(root) for root in roots):
         allowed = ", ".join(map(str, roots)) or "none configured"
-        raise DatasetRejected("source_not_allowed", f"{path} is outside the folders datasets may be imported from ({allowed}); "
-                              "list the parent folder in KDSAM_DATASET_IMPORT_ROOTS.", field="path")
+        raise DatasetRejected(
+            "source_not_allowed",
+            f"{path} is outside the folders datasets may be imported from ({allowed}); "
+            "list the parent folder in KDSAM_DATASET_IMPORT_ROOTS.",
+            field="path",
+        )
     seed, fractions = _split_options(format, seed, ratios)
     upload = DatasetUpload.objects.create(
-        team_id=team_id, name=name.strip()[:200] or source.name, description=description or "", created_by=user,
-        state=State.VALIDATING, progress_stage="queued", requested_format=format or "", mask_label=mask_label,
-        original_filename=source.name[:255], source_path=str(source.resolve()), split_seed=seed, split_ratios=fractions,
+        team_id=team_id,
+        name=name.strip()[:200] or source.name,
+        description=description or "",
+        created_by=user,
+        state=State.VALIDATING,
+        progress_stage="queued",
+        requested_format=format or "",
+        mask_label=mask_label,
+        original_filename=source.name[:255],
+        source_path=str(source.resolve()),
+        split_seed=seed,
+        split_ratios=fractions,
     )
     if enqueue:
         transaction.on_commit(lambda: enqueue_validation(upload.pk))
@@ -144,9 +207,16 @@ def create_folder_import(user, team_id: int, *, name: str, path: str, descriptio
 def receive_chunk(upload: DatasetUpload, offset: int, stream, length: int | None) -> DatasetUpload:
     """Append the bytes of ``stream`` at ``offset`` (must equal the bytes received so far)."""
     if upload.state != State.UPLOADING:
-        raise DatasetRejected("upload_closed", f"The upload of {upload.name} is {upload.state}; it takes no more data.", status=409)
+        raise DatasetRejected(
+            "upload_closed", f"The upload of {upload.name} is {upload.state}; it takes no more data.", status=409
+        )
     if offset != upload.upload_received:
-        raise DatasetRejected("wrong_offset", f"Expected offset {upload.upload_received}, got {offset}; resume from {upload.upload_received}.", field="offset", status=409)
+        raise DatasetRejected(
+            "wrong_offset",
+            f"Expected offset {upload.upload_received}, got {offset}; resume from {upload.upload_received}.",
+            field="offset",
+            status=409,
+        )
     if length is not None and length > conf.MAX_CHUNK_BYTES:
         raise DatasetRejected("chunk_too_large", f"A chunk may hold at most {conf.MAX_CHUNK_BYTES} bytes.", status=413)
     path = storage.path_of(upload.upload_path)
@@ -162,14 +232,20 @@ def receive_chunk(upload: DatasetUpload, offset: int, stream, length: int | None
             written += len(chunk)
             if written > remaining or written > conf.MAX_CHUNK_BYTES:
                 handle.truncate(offset)
-                raise DatasetRejected("upload_too_large", f"More bytes were sent than the {upload.upload_size} declared for {upload.original_filename}.", status=413)
+                raise DatasetRejected(
+                    "upload_too_large",
+                    f"More bytes were sent than the {upload.upload_size} declared for {upload.original_filename}.",
+                    status=413,
+                )
             handle.write(chunk)
     upload.upload_received = offset + written
     complete = upload.upload_received == upload.upload_size
     if complete:
         upload.state = State.VALIDATING
         upload.progress_stage, upload.progress_done, upload.progress_total = "queued", 0, 0
-    upload.save(update_fields=["upload_received", "state", "progress_stage", "progress_done", "progress_total", "updated_at"])
+    upload.save(
+        update_fields=["upload_received", "state", "progress_stage", "progress_done", "progress_total", "updated_at"]
+    )
     if complete:
         transaction.on_commit(lambda: enqueue_validation(upload.pk))
         upload.refresh_from_db()
@@ -215,7 +291,9 @@ class Progress:
         if not force and now - self.last < conf.PROGRESS_INTERVAL_S and done < total:
             return
         self.last = now
-        DatasetUpload.objects.filter(pk=self.upload_id).update(progress_stage=stage, progress_done=done, progress_total=total)
+        DatasetUpload.objects.filter(pk=self.upload_id).update(
+            progress_stage=stage, progress_done=done, progress_total=total
+        )
 
 
 def _source(upload: DatasetUpload) -> Path:
@@ -261,13 +339,14 @@ def validate(upload_id: int) -> DatasetUpload | None:
     progress = Progress(upload_id)
     progress("extracting", force=True)
     try:
-        with open_dataset(_source(upload), conf.limits(), format=upload.requested_format or None,
-                          mask_label=upload.mask_label) as opened:
+        with open_dataset(
+            _source(upload), conf.limits(), format=upload.requested_format or None, mask_label=upload.mask_label
+        ) as opened:
             progress("checking", force=True)
             _check_all(opened, progress, "checking")
             report = _public_report(opened.report().to_dict(), upload)
             blocking = describe_blocking(opened.problems)
-    except Exception as error:  # noqa: BLE001 - the user gets the reason, the log the traceback
+    except Exception as error:
         log.exception("validation of dataset upload %s failed", upload_id)
         report, blocking = None, f"The dataset could not be read: {error.__class__.__name__}: {error}"
     with transaction.atomic():
@@ -291,24 +370,44 @@ def validate(upload_id: int) -> DatasetUpload | None:
 
 
 # -- confirming and importing ---------------------------------------------------------------------
-def confirm(upload: DatasetUpload, *, skip_codes=(), skip_samples=(), keep_duplicates: bool = False,
-            seed: int | None = None, ratios=None, enqueue: bool = True) -> DatasetUpload:
+def confirm(
+    upload: DatasetUpload,
+    *,
+    skip_codes=(),
+    skip_samples=(),
+    keep_duplicates: bool = False,
+    seed: int | None = None,
+    ratios=None,
+    enqueue: bool = True,
+) -> DatasetUpload:
     """Accept the report with the user's choices and queue the import (``enqueue=False``: the caller runs it)."""
     if upload.state != State.AWAITING_CONFIRMATION:
-        raise DatasetRejected("not_awaiting_confirmation", f"{upload.name} is {upload.state}; only a validated upload awaiting confirmation can be imported.", status=409)
+        raise DatasetRejected(
+            "not_awaiting_confirmation",
+            f"{upload.name} is {upload.state}; only a validated upload awaiting confirmation can be imported.",
+            status=409,
+        )
     unknown = sorted(set(skip_codes) - set(conf.SKIPPABLE_CHOICES))
     if unknown:
-        raise DatasetRejected("invalid_skip", f"These problems cannot be chosen to skip: {', '.join(unknown)}; choose among {', '.join(conf.SKIPPABLE_CHOICES)}.", field="skip")
-    seed, fractions = _split_options("", seed if seed is not None else upload.split_seed,
-                                     ratios if ratios is not None else upload.split_ratios)
+        raise DatasetRejected(
+            "invalid_skip",
+            f"These problems cannot be chosen to skip: {', '.join(unknown)}; choose among {', '.join(conf.SKIPPABLE_CHOICES)}.",
+            field="skip",
+        )
+    seed, fractions = _split_options(
+        "", seed if seed is not None else upload.split_seed, ratios if ratios is not None else upload.split_ratios
+    )
     report = upload.report or {}
-    skipped_ids = set(skip_samples) | {p["sample_id"] for p in report.get("problems", [])
-                                       if p.get("code") in set(skip_codes) and p.get("sample_id")}
+    skipped_ids = set(skip_samples) | {
+        p["sample_id"] for p in report.get("problems", []) if p.get("code") in set(skip_codes) and p.get("sample_id")
+    }
     kept = report.get("pairs", 0) + report.get("unlabelled", 0)
     if keep_duplicates:
         kept += report.get("problem_counts", {}).get("duplicate_image", 0)
     if kept - len(skipped_ids) <= 0:
-        raise DatasetRejected("nothing_to_import", "With these choices every image would be skipped; skip fewer problems.", field="skip")
+        raise DatasetRejected(
+            "nothing_to_import", "With these choices every image would be skipped; skip fewer problems.", field="skip"
+        )
     with transaction.atomic():
         locked = DatasetUpload.objects.select_for_update().get(pk=upload.pk)
         if locked.state != State.AWAITING_CONFIRMATION:
@@ -336,7 +435,9 @@ def _selected(opened, checks, upload: DatasetUpload) -> list:
     for check in checks:
         sample = check.sample
         codes = codes_by_id.get(sample.id, set())
-        if not check.usable and not (upload.keep_duplicates and {p.code for p in check.problems} == {"duplicate_image"}):
+        if not check.usable and not (
+            upload.keep_duplicates and {p.code for p in check.problems} == {"duplicate_image"}
+        ):
             continue
         if codes & skip_codes or sample.id in skip_ids:
             continue
@@ -366,10 +467,20 @@ def store_sample(sample, split: str, created: list[str]) -> DatasetItem:
         if new:
             created.append(mask_rel)
     return DatasetItem(
-        item_id=sample.id[:255], image_file=image_rel, mask_file=mask_rel, sha256=image_sha,
-        mask_sha256=mask_sha, split=split, split_group=sample.split_group[:255], class_label=(sample.label or "")[:100],
-        subset=(sample.subset or "")[:32], negative=bool(sample.negative), unlabelled=bool(sample.unlabelled),
-        width=sample.width or 0, height=sample.height or 0, source_image=sample.image[:1000],
+        item_id=sample.id[:255],
+        image_file=image_rel,
+        mask_file=mask_rel,
+        sha256=image_sha,
+        mask_sha256=mask_sha,
+        split=split,
+        split_group=sample.split_group[:255],
+        class_label=(sample.label or "")[:100],
+        subset=(sample.subset or "")[:32],
+        negative=bool(sample.negative),
+        unlabelled=bool(sample.unlabelled),
+        width=sample.width or 0,
+        height=sample.height or 0,
+        source_image=sample.image[:1000],
     )
 
 
@@ -399,11 +510,22 @@ def _still_importing(upload_id: int) -> bool:
 def _create_dataset(upload: DatasetUpload, items: list[DatasetItem]) -> Dataset:
     """The dataset row and its items (call inside the import's transaction)."""
     dataset = Dataset.objects.create(
-        team_id=upload.team_id, name=upload.name, description=upload.description, created_by_id=upload.created_by_id,
-        state=Dataset.State.READY, format=upload.format or upload.requested_format, mask_label=upload.mask_label,
-        original_filename=upload.original_filename, upload_size=upload.upload_size, source_path=upload.source_path,
-        skip_codes=upload.skip_codes, skip_samples=upload.skip_samples, keep_duplicates=upload.keep_duplicates,
-        split_seed=upload.split_seed, split_ratios=upload.split_ratios, counts=_counts(items),
+        team_id=upload.team_id,
+        name=upload.name,
+        description=upload.description,
+        created_by_id=upload.created_by_id,
+        state=Dataset.State.READY,
+        format=upload.format or upload.requested_format,
+        mask_label=upload.mask_label,
+        original_filename=upload.original_filename,
+        upload_size=upload.upload_size,
+        source_path=upload.source_path,
+        skip_codes=upload.skip_codes,
+        skip_samples=upload.skip_samples,
+        keep_duplicates=upload.keep_duplicates,
+        split_seed=upload.split_seed,
+        split_ratios=upload.split_ratios,
+        counts=_counts(items),
     )
     for item in items:
         item.dataset = dataset
@@ -426,8 +548,12 @@ def run_import(upload_id: int) -> DatasetUpload | None:
     outcome, reason = State.IMPORTED, ""
     try:
         progress("extracting", force=True)
-        with open_dataset(_source(upload), conf.limits(), format=upload.format or upload.requested_format or None,
-                          mask_label=upload.mask_label) as opened:
+        with open_dataset(
+            _source(upload),
+            conf.limits(),
+            format=upload.format or upload.requested_format or None,
+            mask_label=upload.mask_label,
+        ) as opened:
             checks = _check_all(opened, progress, "checking")
             if not opened.importable:
                 raise RuntimeError(f"the source is no longer importable: {describe_blocking(opened.problems)}")
@@ -441,7 +567,7 @@ def run_import(upload_id: int) -> DatasetUpload | None:
                 for start in range(0, len(samples), IMPORT_BATCH):
                     if not _still_importing(upload_id):
                         raise ImportCancelled()
-                    items.extend(pool.map(store, samples[start:start + IMPORT_BATCH]))
+                    items.extend(pool.map(store, samples[start : start + IMPORT_BATCH]))
                     progress("storing", len(items), len(samples))
             with transaction.atomic():
                 locked = DatasetUpload.objects.select_for_update().filter(pk=upload_id).first()
@@ -456,17 +582,20 @@ def run_import(upload_id: int) -> DatasetUpload | None:
             # A concurrent delete of another dataset (or the garbage collector) may have removed a shared
             # file before our items referenced it: write back whatever is missing (same content, same path).
             for item, sample in zip(items, samples):
-                if not storage.path_of(item.image_file).exists() or (item.mask_file and not storage.path_of(item.mask_file).exists()):
+                if not storage.path_of(item.image_file).exists() or (
+                    item.mask_file and not storage.path_of(item.mask_file).exists()
+                ):
                     store_sample(sample, item.split, [])
     except ImportCancelled:
         outcome, reason = State.CANCELLED, ""
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         log.exception("import of dataset upload %s failed", upload_id)
         outcome, reason = State.FAILED, f"The import failed and was rolled back: {error.__class__.__name__}: {error}"
     if outcome != State.IMPORTED:
         storage.remove_unreferenced(created)
         DatasetUpload.objects.filter(pk=upload_id, state=State.IMPORTING).update(
-            state=outcome, error=reason, progress_stage=str(outcome), finished_at=timezone.now())
+            state=outcome, error=reason, progress_stage=str(outcome), finished_at=timezone.now()
+        )
     upload = DatasetUpload.objects.filter(pk=upload_id).first()
     if upload is not None:
         _remove_upload(upload)
@@ -479,7 +608,11 @@ def cancel(upload: DatasetUpload, *, reason: str = "The upload was cancelled.") 
     with transaction.atomic():
         locked = DatasetUpload.objects.select_for_update().get(pk=upload.pk)
         if locked.state not in ACTIVE_STATES:
-            raise DatasetRejected("not_cancellable", f"{upload.name} is {locked.state}; only uploads being transferred, validated or imported can be cancelled.", status=409)
+            raise DatasetRejected(
+                "not_cancellable",
+                f"{upload.name} is {locked.state}; only uploads being transferred, validated or imported can be cancelled.",
+                status=409,
+            )
         importing = locked.state == State.IMPORTING
         locked.state = State.CANCELLED
         locked.progress_stage = "cancelled"
@@ -494,7 +627,9 @@ def cancel(upload: DatasetUpload, *, reason: str = "The upload was cancelled.") 
 def delete_upload(upload: DatasetUpload) -> None:
     """Forget a settled upload session (its dataset, if any, stays). Refused while it is active."""
     if upload.state not in SETTLED_STATES:
-        raise DatasetRejected("upload_active", f"The upload of {upload.name} is {upload.state}; cancel it first.", status=409)
+        raise DatasetRejected(
+            "upload_active", f"The upload of {upload.name} is {upload.state}; cancel it first.", status=409
+        )
     _remove_upload(upload)
     upload.delete()
 
@@ -508,8 +643,11 @@ def delete_dataset(dataset: Dataset) -> None:
 
     busy = list(active_jobs_using_dataset(dataset.pk).values_list("pk", flat=True))
     if busy:
-        raise DatasetRejected("dataset_in_use", f"Dataset '{dataset.name}' is used by job(s) {', '.join(map(str, busy))}; "
-                              "cancel them or wait until they finish, then delete it.")
+        raise DatasetRejected(
+            "dataset_in_use",
+            f"Dataset '{dataset.name}' is used by job(s) {', '.join(map(str, busy))}; "
+            "cancel them or wait until they finish, then delete it.",
+        )
     rels = set()
     for image_file, mask_file in dataset.items.values_list("image_file", "mask_file"):
         rels.add(image_file)
@@ -543,7 +681,9 @@ def thumbnail(item: DatasetItem, kind: str) -> Path:
     else:
         with PILImage.open(storage.path_of(item.mask_file)) as mask:
             small = mask.convert("L")
-            small.thumbnail(size, PILImage.Resampling.BOX)  # same size as the image's; partial coverage -> partial alpha
+            small.thumbnail(
+                size, PILImage.Resampling.BOX
+            )  # same size as the image's; partial coverage -> partial alpha
         alpha = np.asarray(small, dtype=np.float32) / 255.0 * OVERLAY_RGBA[3]
         rgba = np.zeros((small.height, small.width, 4), dtype=np.uint8)
         rgba[..., :3] = OVERLAY_RGBA[:3]
@@ -576,7 +716,15 @@ def collect_garbage(*, min_age_s: float = 3600, stale_upload_s: float | None = N
         stale_upload_s = settings.STUDIO.dataset_upload_stale_hours * 3600
     now = time.time()
     root = storage.path_of(conf.OBJECTS)
-    old = {str(p.relative_to(conf.media_root())) for p in root.rglob("*") if p.is_file() and now - p.stat().st_mtime > min_age_s} if root.exists() else set()
+    old = (
+        {
+            str(p.relative_to(conf.media_root()))
+            for p in root.rglob("*")
+            if p.is_file() and now - p.stat().st_mtime > min_age_s
+        }
+        if root.exists()
+        else set()
+    )
     objects = storage.remove_unreferenced({rel for rel in old if not Path(rel).name.startswith(".tmp-")})
     for tmp in root.rglob(".tmp-*") if root.exists() else []:
         if now - tmp.stat().st_mtime > min_age_s:
@@ -586,19 +734,27 @@ def collect_garbage(*, min_age_s: float = 3600, stale_upload_s: float | None = N
         if now - folder.stat().st_mtime > min_age_s:
             shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
             extraction += 1
-    stale = DatasetUpload.objects.filter(state=State.UPLOADING, updated_at__lt=timezone.now() - timedelta(seconds=stale_upload_s))
+    stale = DatasetUpload.objects.filter(
+        state=State.UPLOADING, updated_at__lt=timezone.now() - timedelta(seconds=stale_upload_s)
+    )
     hours = stale_upload_s / 3600
     idle = f"{hours:g} hours" if hours >= 1 else f"{stale_upload_s:g} seconds"
     stale_sessions = 0
     for upload in stale:
         changed = DatasetUpload.objects.filter(pk=upload.pk, state=State.UPLOADING).update(
-            state=State.CANCELLED, error=f"The upload was abandoned (no data for {idle}); upload the archive again.",
-            progress_stage="cancelled", finished_at=timezone.now())
+            state=State.CANCELLED,
+            error=f"The upload was abandoned (no data for {idle}); upload the archive again.",
+            progress_stage="cancelled",
+            finished_at=timezone.now(),
+        )
         if changed:
             _remove_upload(upload)
             stale_sessions += 1
-    referenced_uploads = set(DatasetUpload.objects.exclude(upload_path="").filter(state__in=ACTIVE_STATES)
-                             .values_list("upload_path", flat=True))
+    referenced_uploads = set(
+        DatasetUpload.objects.exclude(upload_path="")
+        .filter(state__in=ACTIVE_STATES)
+        .values_list("upload_path", flat=True)
+    )
     staged = 0
     upload_dir = storage.path_of(conf.UPLOADS)
     for path in upload_dir.iterdir() if upload_dir.exists() else []:
@@ -607,5 +763,9 @@ def collect_garbage(*, min_age_s: float = 3600, stale_upload_s: float | None = N
             path.unlink(missing_ok=True)
             DatasetUpload.objects.filter(upload_path=rel).update(upload_path="")
             staged += 1
-    return {"objects": objects, "extraction_folders": extraction, "stale_uploads": stale_sessions,
-            "uploads": stale_sessions + staged}
+    return {
+        "objects": objects,
+        "extraction_folders": extraction,
+        "stale_uploads": stale_sessions,
+        "uploads": stale_sessions + staged,
+    }

@@ -88,8 +88,10 @@ def referenced(rels: set[str]) -> set[str]:
     found = set()
     rel_list = sorted(rels)
     for start in range(0, len(rel_list), 500):
-        batch = rel_list[start:start + 500]
-        rows = DatasetItem.objects.filter(Q(image_file__in=batch) | Q(mask_file__in=batch)).values_list("image_file", "mask_file")
+        batch = rel_list[start : start + 500]
+        rows = DatasetItem.objects.filter(Q(image_file__in=batch) | Q(mask_file__in=batch)).values_list(
+            "image_file", "mask_file"
+        )
         for image_file, mask_file in rows:
             found.add(image_file)
             found.add(mask_file)

@@ -84,8 +84,15 @@ def _create_upload(request) -> Response:
     require_role(request.user, data["team"], TRAINING_ROLES)
     try:
         upload = services.create_upload(
-            request.user, data["team"], name=data["name"], description=data["description"], filename=data["filename"],
-            size=data["size"], format=data["format"], mask_label=data["mask_label"], seed=data["seed"],
+            request.user,
+            data["team"],
+            name=data["name"],
+            description=data["description"],
+            filename=data["filename"],
+            size=data["size"],
+            format=data["format"],
+            mask_label=data["mask_label"],
+            seed=data["seed"],
             ratios=_ratios(data["ratios"]),
         )
     except services.DatasetRejected as error:
@@ -93,14 +100,20 @@ def _create_upload(request) -> Response:
     return _upload_response(request, upload, status.HTTP_201_CREATED)
 
 
-_CREATE = dict(request=DatasetCreateSerializer, responses={201: DatasetUploadSerializer, **ERRORS, 507: ApiErrorSerializer})
+_CREATE = {
+    "request": DatasetCreateSerializer,
+    "responses": {201: DatasetUploadSerializer, **ERRORS, 507: ApiErrorSerializer},
+}
 
 
 class DatasetListView(APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(responses=DatasetSerializer(many=True), operation_id="datasets_list",
-                   parameters=[OpenApiParameter("team", int, required=False), OpenApiParameter("state", str, required=False)])
+    @extend_schema(
+        responses=DatasetSerializer(many=True),
+        operation_id="datasets_list",
+        parameters=[OpenApiParameter("team", int, required=False), OpenApiParameter("state", str, required=False)],
+    )
     def get(self, request):
         datasets = selectors.datasets_of(request.user)
         if team := request.query_params.get("team"):
@@ -109,8 +122,12 @@ class DatasetListView(APIView):
             datasets = datasets.filter(state=state)
         return Response(DatasetSerializer(datasets, many=True, context={"request": request}).data)
 
-    @extend_schema(**_CREATE, operation_id="datasets_create_upload_legacy", deprecated=True,
-                   description="Kept for older clients: the same as POST /api/datasets/uploads/ (answers the upload session).")
+    @extend_schema(
+        **_CREATE,
+        operation_id="datasets_create_upload_legacy",
+        deprecated=True,
+        description="Kept for older clients: the same as POST /api/datasets/uploads/ (answers the upload session).",
+    )
     def post(self, request):
         return _create_upload(request)
 
@@ -118,9 +135,15 @@ class DatasetListView(APIView):
 class DatasetUploadListView(APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(responses=DatasetUploadSerializer(many=True), operation_id="datasets_uploads_list",
-                   parameters=[OpenApiParameter("team", int, required=False), OpenApiParameter("state", str, required=False),
-                               OpenApiParameter("limit", int, required=False, description="At most this many (default 50, ≤ 500).")])
+    @extend_schema(
+        responses=DatasetUploadSerializer(many=True),
+        operation_id="datasets_uploads_list",
+        parameters=[
+            OpenApiParameter("team", int, required=False),
+            OpenApiParameter("state", str, required=False),
+            OpenApiParameter("limit", int, required=False, description="At most this many (default 50, ≤ 500)."),
+        ],
+    )
     def get(self, request):
         uploads = selectors.uploads_of(request.user)
         if team := request.query_params.get("team"):
@@ -131,8 +154,11 @@ class DatasetUploadListView(APIView):
         limit = min(500, max(1, int(limit))) if limit.isdigit() else 50
         return Response(DatasetUploadSerializer(uploads[:limit], many=True, context={"request": request}).data)
 
-    @extend_schema(**_CREATE, operation_id="datasets_create_upload",
-                   description="Start an upload session; PUT the archive's bytes to its upload_url.")
+    @extend_schema(
+        **_CREATE,
+        operation_id="datasets_create_upload",
+        description="Start an upload session; PUT the archive's bytes to its upload_url.",
+    )
     def post(self, request):
         return _create_upload(request)
 
@@ -140,8 +166,11 @@ class DatasetUploadListView(APIView):
 class DatasetFolderImportView(APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(request=FolderImportSerializer, responses={201: DatasetUploadSerializer, **ERRORS},
-                   operation_id="datasets_import_folder")
+    @extend_schema(
+        request=FolderImportSerializer,
+        responses={201: DatasetUploadSerializer, **ERRORS},
+        operation_id="datasets_import_folder",
+    )
     def post(self, request):
         if not request.user.is_staff:
             raise ApiError("forbidden", "Only site staff may import datasets from server folders.", status_code=403)
@@ -151,8 +180,15 @@ class DatasetFolderImportView(APIView):
         require_role(request.user, data["team"], TRAINING_ROLES)
         try:
             upload = services.create_folder_import(
-                request.user, data["team"], name=data["name"], description=data["description"], path=data["path"],
-                format=data["format"], mask_label=data["mask_label"], seed=data["seed"], ratios=_ratios(data["ratios"]),
+                request.user,
+                data["team"],
+                name=data["name"],
+                description=data["description"],
+                path=data["path"],
+                format=data["format"],
+                mask_label=data["mask_label"],
+                seed=data["seed"],
+                ratios=_ratios(data["ratios"]),
             )
         except services.DatasetRejected as error:
             raise _rejected(error) from error
@@ -178,27 +214,37 @@ def skip_choices(report: dict | None) -> list[dict]:
     counts = (report or {}).get("problem_counts", {})
     return [
         {"code": code, "count": counts[code], "default": default, "alternative": alternative, "field": field}
-        for code, (default, alternative, field) in _CHOICES.items() if counts.get(code)
+        for code, (default, alternative, field) in _CHOICES.items()
+        if counts.get(code)
     ]
 
 
 class DatasetReportView(APIView):
-    @extend_schema(responses={200: DatasetReportSerializer, 404: ApiErrorSerializer}, operation_id="datasets_report",
-                   description="The validation report the dataset was imported from.")
+    @extend_schema(
+        responses={200: DatasetReportSerializer, 404: ApiErrorSerializer},
+        operation_id="datasets_report",
+        description="The validation report the dataset was imported from.",
+    )
     def get(self, request, dataset_id: int):
         dataset = _dataset_or_404(request, dataset_id)
         report = selectors.report_of(dataset)
-        return Response({"id": dataset.pk, "state": dataset.state, "error": "", "report": report,
-                         "choices": skip_choices(report)})
+        return Response(
+            {"id": dataset.pk, "state": dataset.state, "error": "", "report": report, "choices": skip_choices(report)}
+        )
 
 
 class DatasetUploadDetailView(APIView):
-    @extend_schema(responses={200: DatasetUploadSerializer, 404: ApiErrorSerializer}, operation_id="datasets_upload_retrieve")
+    @extend_schema(
+        responses={200: DatasetUploadSerializer, 404: ApiErrorSerializer}, operation_id="datasets_upload_retrieve"
+    )
     def get(self, request, upload_id: int):
         return _upload_response(request, _upload_or_404(request, upload_id))
 
-    @extend_schema(responses={204: None, **ERRORS, 409: ApiErrorSerializer}, operation_id="datasets_upload_delete",
-                   description="Forget a settled (imported, failed or cancelled) upload session; its dataset stays.")
+    @extend_schema(
+        responses={204: None, **ERRORS, 409: ApiErrorSerializer},
+        operation_id="datasets_upload_delete",
+        description="Forget a settled (imported, failed or cancelled) upload session; its dataset stays.",
+    )
     def delete(self, request, upload_id: int):
         try:
             services.delete_upload(_upload_or_404(request, upload_id, write=True))
@@ -212,11 +258,13 @@ class DatasetUploadChunkView(APIView):
 
     @extend_schema(
         request={"application/octet-stream": OpenApiTypes.BINARY},
-        parameters=[OpenApiParameter("offset", int, required=True, description="Bytes already received (from the last answer).")],
+        parameters=[
+            OpenApiParameter("offset", int, required=True, description="Bytes already received (from the last answer).")
+        ],
         responses={200: DatasetUploadSerializer, **ERRORS, 409: ApiErrorSerializer, 413: ApiErrorSerializer},
         operation_id="datasets_upload_chunk",
         description=f"Append the next chunk (at most {conf.MAX_CHUNK_BYTES} bytes) of the archive. "
-                    "The last chunk queues validation.",
+        "The last chunk queues validation.",
     )
     def put(self, request, upload_id: int):
         upload = _upload_or_404(request, upload_id, write=True)
@@ -232,32 +280,52 @@ class DatasetUploadChunkView(APIView):
 
 
 class DatasetUploadStatusView(APIView):
-    @extend_schema(responses={200: DatasetUploadSerializer, 404: ApiErrorSerializer}, operation_id="datasets_upload_status")
+    @extend_schema(
+        responses={200: DatasetUploadSerializer, 404: ApiErrorSerializer}, operation_id="datasets_upload_status"
+    )
     def get(self, request, upload_id: int):
         return _upload_response(request, _upload_or_404(request, upload_id))
 
 
 class DatasetUploadReportView(APIView):
-    @extend_schema(responses={200: DatasetReportSerializer, 404: ApiErrorSerializer}, operation_id="datasets_upload_report")
+    @extend_schema(
+        responses={200: DatasetReportSerializer, 404: ApiErrorSerializer}, operation_id="datasets_upload_report"
+    )
     def get(self, request, upload_id: int):
         upload = _upload_or_404(request, upload_id)
-        return Response({"id": upload.pk, "state": upload.state, "error": upload.error, "report": upload.report,
-                         "choices": skip_choices(upload.report)})
+        return Response(
+            {
+                "id": upload.pk,
+                "state": upload.state,
+                "error": upload.error,
+                "report": upload.report,
+                "choices": skip_choices(upload.report),
+            }
+        )
 
 
 class DatasetUploadConfirmView(APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(request=ConfirmSerializer, responses={200: DatasetUploadSerializer, **ERRORS, 409: ApiErrorSerializer},
-                   operation_id="datasets_upload_confirm")
+    @extend_schema(
+        request=ConfirmSerializer,
+        responses={200: DatasetUploadSerializer, **ERRORS, 409: ApiErrorSerializer},
+        operation_id="datasets_upload_confirm",
+    )
     def post(self, request, upload_id: int):
         upload = _upload_or_404(request, upload_id, write=True)
         serializer = ConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            upload = services.confirm(upload, skip_codes=data["skip"], skip_samples=data["skip_samples"],
-                                      keep_duplicates=data["keep_duplicates"], seed=data["seed"], ratios=_ratios(data["ratios"]))
+            upload = services.confirm(
+                upload,
+                skip_codes=data["skip"],
+                skip_samples=data["skip_samples"],
+                keep_duplicates=data["keep_duplicates"],
+                seed=data["seed"],
+                ratios=_ratios(data["ratios"]),
+            )
         except services.DatasetRejected as error:
             raise _rejected(error) from error
         upload.refresh_from_db()
@@ -265,8 +333,11 @@ class DatasetUploadConfirmView(APIView):
 
 
 class DatasetUploadCancelView(APIView):
-    @extend_schema(request=None, responses={200: DatasetUploadSerializer, **ERRORS, 409: ApiErrorSerializer},
-                   operation_id="datasets_upload_cancel")
+    @extend_schema(
+        request=None,
+        responses={200: DatasetUploadSerializer, **ERRORS, 409: ApiErrorSerializer},
+        operation_id="datasets_upload_cancel",
+    )
     def post(self, request, upload_id: int):
         upload = _upload_or_404(request, upload_id, write=True)
         try:
@@ -278,10 +349,14 @@ class DatasetUploadCancelView(APIView):
 
 class DatasetItemsView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("split", str, enum=DatasetItem.Split.values, required=False),
-                    OpenApiParameter("class", str, required=False),
-                    OpenApiParameter("page", int, required=False), OpenApiParameter("page_size", int, required=False)],
-        responses={200: DatasetItemPageSerializer, 404: ApiErrorSerializer}, operation_id="datasets_items",
+        parameters=[
+            OpenApiParameter("split", str, enum=DatasetItem.Split.values, required=False),
+            OpenApiParameter("class", str, required=False),
+            OpenApiParameter("page", int, required=False),
+            OpenApiParameter("page_size", int, required=False),
+        ],
+        responses={200: DatasetItemPageSerializer, 404: ApiErrorSerializer},
+        operation_id="datasets_items",
     )
     def get(self, request, dataset_id: int):
         dataset = _dataset_or_404(request, dataset_id)
@@ -296,8 +371,14 @@ class DatasetItemsView(APIView):
             raise ApiError("invalid_page", "page and page_size must be integers.") from None
         items = selectors.items_of(dataset, split=split, class_label=params.get("class") or None)
         start = (page - 1) * page_size
-        return Response({"count": items.count(), "page": page, "page_size": page_size,
-                         "results": DatasetItemSerializer(items[start:start + page_size], many=True).data})
+        return Response(
+            {
+                "count": items.count(),
+                "page": page,
+                "page_size": page_size,
+                "results": DatasetItemSerializer(items[start : start + page_size], many=True).data,
+            }
+        )
 
 
 def _item_or_404(request, dataset_id: int, item_pk: int) -> DatasetItem:
@@ -310,7 +391,9 @@ def _item_or_404(request, dataset_id: int, item_pk: int) -> DatasetItem:
 def _file(path, content_type: str | None = None) -> FileResponse:
     if not path.exists():
         raise Http404("file missing")
-    response = FileResponse(open(path, "rb"), content_type=content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+    response = FileResponse(
+        open(path, "rb"), content_type=content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    )
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
 

@@ -6,12 +6,41 @@ from webapp.jobs.models import Job
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "team", "owner", "state", "priority", "attempts", "worker_host", "created_at", "finished_at")
+    list_display = (
+        "id",
+        "kind",
+        "team",
+        "owner",
+        "state",
+        "priority",
+        "attempts",
+        "worker_host",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("state", "kind", "team", "queue")
     search_fields = ("id", "owner__username", "error")
-    readonly_fields = ("kind", "team", "owner", "params", "queue", "state", "cancel_requested", "progress", "history",
-                       "log_tail", "result", "error", "worker_host", "task_id", "attempts", "created_at", "started_at",
-                       "finished_at", "heartbeat_at")
+    readonly_fields = (
+        "kind",
+        "team",
+        "owner",
+        "params",
+        "queue",
+        "state",
+        "cancel_requested",
+        "progress",
+        "history",
+        "log_tail",
+        "result",
+        "error",
+        "worker_host",
+        "task_id",
+        "attempts",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+    )
     fields = ("priority", "max_attempts", *readonly_fields)
     actions = ["cancel", "retry", "requeue_with_higher_priority"]
 

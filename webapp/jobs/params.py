@@ -18,7 +18,9 @@ class ParamsError(ValueError):
         self.message = message
 
 
-def _f(default=MISSING, *, help: str, choices: tuple | None = None, minimum=None, maximum=None, kind: str | None = None):
+def _f(
+    default=MISSING, *, help: str, choices: tuple | None = None, minimum=None, maximum=None, kind: str | None = None
+):
     metadata = {"help": help, "choices": choices, "minimum": minimum, "maximum": maximum, "kind": kind}
     if default is MISSING:
         return field(metadata=metadata)
@@ -34,7 +36,9 @@ TEACHERS = ("vit_h", "vit_l", "vit_b", "vit_t", "tiny")
 class DistillParams:
     """Phase 1: distil a SAM teacher's image encoder into the ResNet-50 student (METHOD.md defaults)."""
 
-    dataset: int = _f(help="Dataset whose images are distilled on (its train split; val for the schedule)", kind="dataset")
+    dataset: int = _f(
+        help="Dataset whose images are distilled on (its train split; val for the schedule)", kind="dataset"
+    )
     teacher: str = _f("vit_h", help="Teacher encoder", choices=TEACHERS)
     epochs: int = _f(100, help="Maximum epochs", minimum=1, maximum=1000)
     batch_size: int = _f(16, help="Batch size", minimum=1, maximum=1024)
@@ -42,9 +46,15 @@ class DistillParams:
     weight_decay: float = _f(1e-3, help="Adam weight decay", minimum=0.0, maximum=1.0)
     loss: str = _f("mse+perceptual", help="Distillation loss", choices=("mse", "mse+perceptual"))
     perceptual_weight: float = _f(1.0, help="λ of the perceptual term", minimum=0.0, maximum=100.0)
-    early_stopping_patience: int = _f(10, help="Epochs without validation improvement before stopping", minimum=1, maximum=1000)
-    plateau_patience: int = _f(3, help="Epochs before ReduceLROnPlateau multiplies the LR by 0.1", minimum=1, maximum=1000)
-    imagenet_init: bool = _f(False, help="Initialise the ResNet-50 trunk from resnet50 ImageNet weights in the weights dir")
+    early_stopping_patience: int = _f(
+        10, help="Epochs without validation improvement before stopping", minimum=1, maximum=1000
+    )
+    plateau_patience: int = _f(
+        3, help="Epochs before ReduceLROnPlateau multiplies the LR by 0.1", minimum=1, maximum=1000
+    )
+    imagenet_init: bool = _f(
+        False, help="Initialise the ResNet-50 trunk from resnet50 ImageNet weights in the weights dir"
+    )
     seed: int = _f(0, help="Random seed", minimum=0)
 
 
@@ -63,7 +73,9 @@ class FinetuneParams:
     box_jitter: int = _f(20, help="Box sides move by up to this many pixels", minimum=0, maximum=200)
     positive_points: int = _f(1, help="Positive points per prompt (points modes)", minimum=0, maximum=20)
     negative_points: int = _f(0, help="Negative points per prompt (points modes)", minimum=0, maximum=20)
-    early_stopping_patience: int = _f(5, help="Epochs without validation improvement before stopping", minimum=1, maximum=1000)
+    early_stopping_patience: int = _f(
+        5, help="Epochs without validation improvement before stopping", minimum=1, maximum=1000
+    )
     seed: int = _f(0, help="Random seed", minimum=0)
 
 
@@ -131,9 +143,12 @@ def _coerce(name: str, value: Any, annotation: str, meta: dict) -> Any:
     elif annotation == "str":
         if not isinstance(value, str):
             raise ParamsError(name, f"must be text, got {value!r}")
-    elif annotation == "list":
-        if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise ParamsError(name, f"must be a non-empty list of ids, got {value!r}")
+    elif annotation == "list" and (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise ParamsError(name, f"must be a non-empty list of ids, got {value!r}")
     if meta.get("choices") and value not in meta["choices"]:
         raise ParamsError(name, f"{value!r} is not one of {', '.join(map(str, meta['choices']))}")
     if meta.get("minimum") is not None and value < meta["minimum"]:
@@ -173,10 +188,18 @@ def schemas() -> dict[str, dict]:
         items = []
         for f in fields(cls):
             default = None if f.default is MISSING else f.default
-            items.append({
-                "name": f.name, "type": f.type, "required": f.default is MISSING and f.default_factory is MISSING,  # type: ignore[misc]
-                "default": default, "help": f.metadata["help"], "choices": list(f.metadata["choices"] or []),
-                "minimum": f.metadata["minimum"], "maximum": f.metadata["maximum"], "kind": f.metadata["kind"],
-            })
+            items.append(
+                {
+                    "name": f.name,
+                    "type": f.type,
+                    "required": f.default is MISSING and f.default_factory is MISSING,  # type: ignore[misc]
+                    "default": default,
+                    "help": f.metadata["help"],
+                    "choices": list(f.metadata["choices"] or []),
+                    "minimum": f.metadata["minimum"],
+                    "maximum": f.metadata["maximum"],
+                    "kind": f.metadata["kind"],
+                }
+            )
         result[kind] = {"description": (cls.__doc__ or "").strip(), "queue": QUEUE_BY_KIND[kind], "fields": items}
     return result

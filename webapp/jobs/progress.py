@@ -57,7 +57,7 @@ def publish(job: Job, message_type: str = "job.update", event: dict | None = Non
 
 def append_log(job: Job, line: str) -> None:
     stamp = timezone.now().strftime("%H:%M:%S")
-    lines = (job.log_tail.splitlines() + [f"{stamp} {line}"])[-LOG_TAIL_LINES:]
+    lines = ([*job.log_tail.splitlines(), f"{stamp} {line}"])[-LOG_TAIL_LINES:]
     job.log_tail = "\n".join(lines)
 
 
@@ -93,11 +93,14 @@ class JobProgressReporter:
         important = event.kind in ("epoch", "stage", "done")
         if event.kind == "epoch":
             if not self._first_epoch_seen and event.epoch > 1 and self.job.attempts > 1:
-                append_log(self.job, f"resumed from the checkpoint: attempt {self.job.attempts} continues at epoch {event.epoch}")
+                append_log(
+                    self.job,
+                    f"resumed from the checkpoint: attempt {self.job.attempts} continues at epoch {event.epoch}",
+                )
             self._first_epoch_seen = True
             # A resumed attempt may repeat the epoch that was cut short: keep one entry per epoch.
             earlier = [entry for entry in self.job.history if entry.get("epoch", 0) < event.epoch]
-            self.job.history = earlier + [{"epoch": event.epoch, "lr": event.lr, **event.losses}]
+            self.job.history = [*earlier, {"epoch": event.epoch, "lr": event.lr, **event.losses}]
         if event.kind == "stage":  # keep the last epoch/step figures, add what happens now
             data = {**self.job.progress, "kind": "stage", "phase": event.phase, "extra": {**event.extra}}
         if important or now - self._last_write >= self.min_interval:

@@ -8,8 +8,8 @@ model weights and preprocessing version).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 
@@ -45,8 +45,12 @@ def samples_of(dataset, splits: tuple[str, ...] | None, labelled: bool = True) -
         items = items.filter(split__in=splits)
     if labelled:
         items = items.exclude(mask_file="")
-    return [Sample(image=media / item.image_file, mask=(media / item.mask_file) if item.mask_file else None, id=item.item_id)
-            for item in items]
+    return [
+        Sample(
+            image=media / item.image_file, mask=(media / item.mask_file) if item.mask_file else None, id=item.item_id
+        )
+        for item in items
+    ]
 
 
 def training_data(dataset, split: str, samples: list[Sample]) -> dict:
@@ -78,27 +82,62 @@ def run_distill(job: Job, reporter: JobProgressReporter) -> dict:
     dataset = dataset_of(job)
     train, val = samples_of(dataset, ("train",), labelled=False), samples_of(dataset, ("val",), labelled=False)
     checkpoint = registry.teacher_checkpoint(p["teacher"])
-    reporter.log(f"teacher {p['teacher']} from {checkpoint.name}; {len(train)} training and {len(val)} validation images")
+    reporter.log(
+        f"teacher {p['teacher']} from {checkpoint.name}; {len(train)} training and {len(val)} validation images"
+    )
     teacher = load_teacher_sam(p["teacher"], checkpoint)
     imagenet = registry.imagenet_resnet50_file() if p["imagenet_init"] else None
-    model = build_kdsam_from_teacher(p["teacher"], checkpoint, teacher=teacher, imagenet_weights=imagenet, seed=p["seed"])
-    config = DistillConfig(
-        epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"], loss=p["loss"],
-        perceptual_weight=p["perceptual_weight"], early_stopping_patience=p["early_stopping_patience"],
-        plateau_patience=p["plateau_patience"], seed=p["seed"],
+    model = build_kdsam_from_teacher(
+        p["teacher"], checkpoint, teacher=teacher, imagenet_weights=imagenet, seed=p["seed"]
     )
-    result = distill(model, teacher, train, val, job_dir(job), config, cache_dir=cache_dir("teacher"),
-                     teacher_kind=p["teacher"], resume=resume_wanted(job), callback=reporter,
-                     metadata={"job": job.pk, "dataset": dataset.name})
+    config = DistillConfig(
+        epochs=p["epochs"],
+        batch_size=p["batch_size"],
+        lr=p["lr"],
+        weight_decay=p["weight_decay"],
+        loss=p["loss"],
+        perceptual_weight=p["perceptual_weight"],
+        early_stopping_patience=p["early_stopping_patience"],
+        plateau_patience=p["plateau_patience"],
+        seed=p["seed"],
+    )
+    result = distill(
+        model,
+        teacher,
+        train,
+        val,
+        job_dir(job),
+        config,
+        cache_dir=cache_dir("teacher"),
+        teacher_kind=p["teacher"],
+        resume=resume_wanted(job),
+        callback=reporter,
+        metadata={"job": job.pk, "dataset": dataset.name},
+    )
     trained, metadata = load_kdsam(result.checkpoint)
     version = registry.register_files(
-        trained, result.checkpoint, name=f"kdsam-distilled-{p['teacher']}-job{job.pk}", weights=ModelVersion.Weights.TRAINED,
-        source=f"job {job.pk}", metadata=metadata, copy=True, state=ModelVersion.State.DRAFT, team_id=job.team_id,
-        job=job, teacher=p["teacher"], training_data=training_data(dataset, "train", train), created_by=job.owner,
+        trained,
+        result.checkpoint,
+        name=f"kdsam-distilled-{p['teacher']}-job{job.pk}",
+        weights=ModelVersion.Weights.TRAINED,
+        source=f"job {job.pk}",
+        metadata=metadata,
+        copy=True,
+        state=ModelVersion.State.DRAFT,
+        team_id=job.team_id,
+        job=job,
+        teacher=p["teacher"],
+        training_data=training_data(dataset, "train", train),
+        created_by=job.owner,
         metrics={"distillation": {"best_val_loss": result.best_val_loss, "best_epoch": result.best_epoch}},
     )
-    return {"model_version": version.pk, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
-            "stopped_early": result.stopped_early, "cache": result.cache}
+    return {
+        "model_version": version.pk,
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "stopped_early": result.stopped_early,
+        "cache": result.cache,
+    }
 
 
 def run_finetune(job: Job, reporter: JobProgressReporter) -> dict:
@@ -112,24 +151,59 @@ def run_finetune(job: Job, reporter: JobProgressReporter) -> dict:
     train, val = samples_of(dataset, ("train",)), samples_of(dataset, ("val",))
     reporter.log(f"fine-tuning {base.name} on {dataset.name}: {len(train)} training and {len(val)} validation pairs")
     config = FinetuneConfig(
-        epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"], loss=p["loss"],
-        prompts=PromptConfig(mode=p["prompt_mode"], box_jitter=p["box_jitter"], positive_points=p["positive_points"],
-                             negative_points=p["negative_points"]),
-        early_stopping_patience=p["early_stopping_patience"], seed=p["seed"],
+        epochs=p["epochs"],
+        batch_size=p["batch_size"],
+        lr=p["lr"],
+        weight_decay=p["weight_decay"],
+        loss=p["loss"],
+        prompts=PromptConfig(
+            mode=p["prompt_mode"],
+            box_jitter=p["box_jitter"],
+            positive_points=p["positive_points"],
+            negative_points=p["negative_points"],
+        ),
+        early_stopping_patience=p["early_stopping_patience"],
+        seed=p["seed"],
     )
-    result = finetune(fresh_model(base), train, val, job_dir(job), config,
-                      cache_dir=cache_dir("student"), resume=resume_wanted(job), callback=reporter,
-                      metadata={"job": job.pk, "dataset": dataset.name, "parent": base.pk})
+    result = finetune(
+        fresh_model(base),
+        train,
+        val,
+        job_dir(job),
+        config,
+        cache_dir=cache_dir("student"),
+        resume=resume_wanted(job),
+        callback=reporter,
+        metadata={"job": job.pk, "dataset": dataset.name, "parent": base.pk},
+    )
     trained, metadata = load_kdsam(result.checkpoint)
     evaluation = result.evaluation or {}
     version = registry.register_files(
-        trained, result.checkpoint, name=f"{base.name}-ft-{dataset.name}-job{job.pk}"[:200], weights=ModelVersion.Weights.TRAINED,
-        source=f"job {job.pk}", metadata=metadata, copy=True, decoder_onnx=Path(result.onnx["single"]),
-        state=ModelVersion.State.DRAFT, team_id=job.team_id, job=job, parent=base, teacher=base.teacher,
-        training_data=training_data(dataset, "train", train), created_by=job.owner,
-        metrics={dataset.name: {"split": "val", **{k: v for k, v in evaluation.items() if k != "records"}}} if evaluation else {},
+        trained,
+        result.checkpoint,
+        name=f"{base.name}-ft-{dataset.name}-job{job.pk}"[:200],
+        weights=ModelVersion.Weights.TRAINED,
+        source=f"job {job.pk}",
+        metadata=metadata,
+        copy=True,
+        decoder_onnx=Path(result.onnx["single"]),
+        state=ModelVersion.State.DRAFT,
+        team_id=job.team_id,
+        job=job,
+        parent=base,
+        teacher=base.teacher,
+        training_data=training_data(dataset, "train", train),
+        created_by=job.owner,
+        metrics={dataset.name: {"split": "val", **{k: v for k, v in evaluation.items() if k != "records"}}}
+        if evaluation
+        else {},
     )
-    return {"model_version": version.pk, "best_epoch": result.best_epoch, "evaluation": _summary(evaluation), "cache": result.cache}
+    return {
+        "model_version": version.pk,
+        "best_epoch": result.best_epoch,
+        "evaluation": _summary(evaluation),
+        "cache": result.cache,
+    }
 
 
 def run_evaluate(job: Job, reporter: JobProgressReporter) -> dict:
@@ -147,18 +221,30 @@ def run_evaluate(job: Job, reporter: JobProgressReporter) -> dict:
     models = {f"{v.name} (v{v.pk})": fresh_model(v) for v in versions}
     protocol = EVAL_PROTOCOL if p["prompt_mode"] == "box" else PromptConfig(mode=p["prompt_mode"], box_jitter=0)
     reporter.log(f"evaluating {len(models)} models on {len(samples)} images of {dataset.name} ({p['split']})")
-    comparison = compare_models(models, {dataset.name: samples}, protocol=protocol, seed=p["seed"], callback=reporter,
-                                model_info={f"{v.name} (v{v.pk})": {"model_version": v.pk} for v in versions})
+    comparison = compare_models(
+        models,
+        {dataset.name: samples},
+        protocol=protocol,
+        seed=p["seed"],
+        callback=reporter,
+        model_info={f"{v.name} (v{v.pk})": {"model_version": v.pk} for v in versions},
+    )
     out = job_dir(job) / "report"
     files = write_reports(comparison, out, models=models)
     summary = comparison.summary()
     for version in versions:
         stats = summary.get(dataset.name, {}).get(f"{version.name} (v{version.pk})")
         if stats is not None:
-            version.metrics = {**version.metrics, dataset.name: {"split": p["split"], "protocol": protocol.to_dict(), **stats}}
+            version.metrics = {
+                **version.metrics,
+                dataset.name: {"split": p["split"], "protocol": protocol.to_dict(), **stats},
+            }
             version.save(update_fields=["metrics"])
-    return {"summary": summary, "protocol": protocol.to_dict(),
-            "files": {key: str(Path(path).relative_to(job_dir(job))) for key, path in files.items()}}
+    return {
+        "summary": summary,
+        "protocol": protocol.to_dict(),
+        "files": {key: str(Path(path).relative_to(job_dir(job))) for key, path in files.items()},
+    }
 
 
 def run_export(job: Job, reporter: JobProgressReporter) -> dict:
@@ -188,7 +274,15 @@ def run_embed(job: Job, reporter: JobProgressReporter) -> dict:
     samples = samples_of(dataset, None, labelled=False)
     images = PreparedImages(samples, model.image_encoder.img_size)
     cache = student_cache(model, cache_dir("student"))  # the cache fine-tuning reads
-    stats = fill_cache(model.image_encoder, images, cache, torch.device("cpu"), callback=reporter, phase="embed", what="student embeddings")
+    stats = fill_cache(
+        model.image_encoder,
+        images,
+        cache,
+        torch.device("cpu"),
+        callback=reporter,
+        phase="embed",
+        what="student embeddings",
+    )
     return {"images": len(samples), "cache_hits": stats.hits, "computed": stats.misses}
 
 

@@ -22,7 +22,8 @@ def queue_position(job: Job) -> int | None:
     if job.state != Job.State.QUEUED:
         return None
     ahead = Job.objects.filter(queue=job.queue, state=Job.State.QUEUED).filter(
-        Q(priority__gt=job.priority) | Q(priority=job.priority, created_at__lt=job.created_at)
+        Q(priority__gt=job.priority)
+        | Q(priority=job.priority, created_at__lt=job.created_at)
         | Q(priority=job.priority, created_at=job.created_at, id__lt=job.id)
     )
     return ahead.count() + 1

@@ -16,9 +16,30 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "kind", "team", "owner", "params", "queue", "priority", "state", "cancel_requested",
-                  "queue_position", "progress", "history", "log_tail", "result", "error", "worker_host", "attempts",
-                  "max_attempts", "created_at", "started_at", "finished_at", "model_versions"]
+        fields = [
+            "id",
+            "kind",
+            "team",
+            "owner",
+            "params",
+            "queue",
+            "priority",
+            "state",
+            "cancel_requested",
+            "queue_position",
+            "progress",
+            "history",
+            "log_tail",
+            "result",
+            "error",
+            "worker_host",
+            "attempts",
+            "max_attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "model_versions",
+        ]
         read_only_fields = fields
 
     def get_queue_position(self, job: Job) -> int | None:

@@ -55,8 +55,14 @@ def submit_job(user, team_id: int, kind: str, raw_params: dict | None, priority:
         raise JobSubmissionError("invalid_parameter", str(error), field=error.field) from error
     _check_references(user, team_id, kind, params)
     with transaction.atomic():
-        job = Job.objects.create(kind=kind, team_id=team_id, owner=user, params=params,
-                                 queue=QUEUE_BY_KIND[kind], priority=max(0, min(9, priority)))
+        job = Job.objects.create(
+            kind=kind,
+            team_id=team_id,
+            owner=user,
+            params=params,
+            queue=QUEUE_BY_KIND[kind],
+            priority=max(0, min(9, priority)),
+        )
         transaction.on_commit(lambda: enqueue(job))
         transaction.on_commit(lambda: publish(job))  # other open job lists show it at once
     return job
@@ -68,19 +74,29 @@ def _check_references(user, team_id: int, kind: str, params: dict) -> None:
     if "dataset" in params:
         dataset = Dataset.objects.filter(pk=params["dataset"], team_id=team_id).first()
         if dataset is None:
-            raise JobSubmissionError("unknown_dataset", f"Dataset {params['dataset']} does not exist in this team.", "dataset")
+            raise JobSubmissionError(
+                "unknown_dataset", f"Dataset {params['dataset']} does not exist in this team.", "dataset"
+            )
         if dataset.state != Dataset.State.READY:
-            raise JobSubmissionError("dataset_not_ready", f"Dataset '{dataset.name}' is {dataset.state}; wait until it is ready.", "dataset")
+            raise JobSubmissionError(
+                "dataset_not_ready", f"Dataset '{dataset.name}' is {dataset.state}; wait until it is ready.", "dataset"
+            )
     version_ids = params.get("model_versions") or ([params["model_version"]] if "model_version" in params else [])
     visible = set(visible_model_versions(user).filter(pk__in=version_ids).values_list("pk", flat=True))
     missing = [v for v in version_ids if v not in visible]
     if missing:
         field = "model_versions" if "model_versions" in params else "model_version"
-        raise JobSubmissionError("unknown_model_version", f"Model version {missing[0]} does not exist or is not visible to you.", field)
+        raise JobSubmissionError(
+            "unknown_model_version", f"Model version {missing[0]} does not exist or is not visible to you.", field
+        )
     if kind == "finetune":
         base = ModelVersion.objects.get(pk=params["model_version"])
         if base.architecture != ModelVersion.Architecture.KDSAM:
-            raise JobSubmissionError("unsupported_model", f"{base.name} is a {base.get_architecture_display()}: fine-tuning takes a KD-SAM model version.", "model_version")
+            raise JobSubmissionError(
+                "unsupported_model",
+                f"{base.name} is a {base.get_architecture_display()}: fine-tuning takes a KD-SAM model version.",
+                "model_version",
+            )
     try:
         if kind == "distill":
             registry.teacher_checkpoint(params["teacher"])
@@ -88,7 +104,9 @@ def _check_references(user, team_id: int, kind: str, params: dict) -> None:
                 registry.imagenet_resnet50_file()
         for version in ModelVersion.objects.filter(pk__in=version_ids):
             if not version.checkpoint or not version.checkpoint.storage.exists(version.checkpoint.name):
-                raise registry.MissingWeights(f"The weights file of {version.name} ({version.checkpoint.name}) is missing from the data dir.")
+                raise registry.MissingWeights(
+                    f"The weights file of {version.name} ({version.checkpoint.name}) is missing from the data dir."
+                )
     except registry.MissingWeights as error:
         raise JobSubmissionError("missing_weights", str(error), "teacher" if kind == "distill" else None) from error
 
@@ -129,7 +147,9 @@ def run_job(job_id: int, worker: str | None = None) -> Job | None:
             _finish(job, Job.State.CANCELLED, error="Cancelled before it started.")
             return job
         if job.attempts >= job.max_attempts:
-            _finish(job, Job.State.FAILED, error=f"Gave up after {job.attempts} attempts (the worker stopped each time).")
+            _finish(
+                job, Job.State.FAILED, error=f"Gave up after {job.attempts} attempts (the worker stopped each time)."
+            )
             return job
         job.attempts += 1
         job.state = Job.State.RUNNING
@@ -148,7 +168,7 @@ def run_job(job_id: int, worker: str | None = None) -> Job | None:
         _finish(job, Job.State.CANCELLED, error="Cancelled by a user.")
     except (registry.MissingWeights, CheckpointError, ValueError, FileNotFoundError) as error:
         _finish(job, Job.State.FAILED, error=str(error))
-    except Exception as error:  # noqa: BLE001 - a job's failure must be recorded, whatever it is
+    except Exception as error:
         log.exception("job %s failed", job.pk)
         _finish(job, Job.State.FAILED, error=f"{type(error).__name__}: {error}")
     else:

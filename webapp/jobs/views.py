@@ -34,13 +34,20 @@ class JobListView(APIView):
                 jobs = jobs.filter(**{key: request.query_params[key]})
         return Response(JobSerializer(jobs[:200], many=True).data)
 
-    @extend_schema(request=JobSubmitSerializer, responses={201: JobSerializer, 400: ApiErrorSerializer}, operation_id="jobs_submit")
+    @extend_schema(
+        request=JobSubmitSerializer, responses={201: JobSerializer, 400: ApiErrorSerializer}, operation_id="jobs_submit"
+    )
     def post(self, request):
         body = JobSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            job = services.submit_job(request.user, body.validated_data["team"], body.validated_data["kind"],
-                                      body.validated_data["params"], body.validated_data["priority"])
+            job = services.submit_job(
+                request.user,
+                body.validated_data["team"],
+                body.validated_data["kind"],
+                body.validated_data["params"],
+                body.validated_data["priority"],
+            )
         except services.JobSubmissionError as error:
             raise ApiError(error.code, error.message, field=error.field) from error
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
@@ -60,7 +67,11 @@ class JobDetailView(APIView):
 
 
 class JobCancelView(APIView):
-    @extend_schema(request=None, responses={200: JobSerializer, 403: ApiErrorSerializer, 404: ApiErrorSerializer}, operation_id="jobs_cancel")
+    @extend_schema(
+        request=None,
+        responses={200: JobSerializer, 403: ApiErrorSerializer, 404: ApiErrorSerializer},
+        operation_id="jobs_cancel",
+    )
     def post(self, request, job_id: int):
         job = _job_or_404(request, job_id)
         require_role(request.user, job.team_id, TRAINING_ROLES)
@@ -68,7 +79,11 @@ class JobCancelView(APIView):
 
 
 class JobRetryView(APIView):
-    @extend_schema(request=None, responses={200: JobSerializer, 400: ApiErrorSerializer, 404: ApiErrorSerializer}, operation_id="jobs_retry")
+    @extend_schema(
+        request=None,
+        responses={200: JobSerializer, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
+        operation_id="jobs_retry",
+    )
     def post(self, request, job_id: int):
         job = _job_or_404(request, job_id)
         require_role(request.user, job.team_id, TRAINING_ROLES)

@@ -4,17 +4,17 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.kdsam_studio.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.urls import path  # noqa: E402
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import path
 
-from webapp.jobs.consumers import JobProgressConsumer  # noqa: E402
-from webapp.segmentation.consumers import ImageStatusConsumer  # noqa: E402
+from webapp.jobs.consumers import JobProgressConsumer
+from webapp.segmentation.consumers import ImageStatusConsumer
 
 websocket_urlpatterns = [
     path("ws/images/", ImageStatusConsumer.as_asgi()),

@@ -11,9 +11,9 @@ import os
 import secrets
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,7 +97,7 @@ class StudioConfig:
         return not self.redis_url
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "StudioConfig":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> StudioConfig:
         # Under pytest the default is the isolated "test" environment with a throw-away data dir.
         environment = env.get("KDSAM_ENV") or ("test" if "pytest" in sys.modules else "development")
         if environment not in ("development", "production", "test"):
@@ -131,12 +131,15 @@ class StudioConfig:
             max_dataset_archive_gb=_int(env, "KDSAM_MAX_DATASET_ARCHIVE_GB", cls.max_dataset_archive_gb),
             max_dataset_uncompressed_gb=_int(env, "KDSAM_MAX_DATASET_UNCOMPRESSED_GB", cls.max_dataset_uncompressed_gb),
             max_dataset_files=_int(env, "KDSAM_MAX_DATASET_FILES", cls.max_dataset_files),
-            dataset_import_roots=tuple(Path(p).expanduser().resolve() for p in env.get("KDSAM_DATASET_IMPORT_ROOTS", "").split(":") if p),
+            dataset_import_roots=tuple(
+                Path(p).expanduser().resolve() for p in env.get("KDSAM_DATASET_IMPORT_ROOTS", "").split(":") if p
+            ),
             dataset_upload_stale_hours=_int(env, "KDSAM_DATASET_UPLOAD_STALE_HOURS", cls.dataset_upload_stale_hours),
             celery_eager=_bool(env, "KDSAM_CELERY_EAGER", False),
             torch_threads=_int(env, "KDSAM_TORCH_THREADS", 0),
-            encoder_backend=_choice(env, "KDSAM_ENCODER_BACKEND", cls.encoder_backend,
-                                    ("auto", "onnxruntime", "torch", "torch-bf16")),
+            encoder_backend=_choice(
+                env, "KDSAM_ENCODER_BACKEND", cls.encoder_backend, ("auto", "onnxruntime", "torch", "torch-bf16")
+            ),
             privacy_mode=_choice(env, "KDSAM_PRIVACY_MODE", cls.privacy_mode, ("off", "optional", "required")),
         )
 

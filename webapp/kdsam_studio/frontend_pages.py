@@ -16,7 +16,8 @@ def frontend_page(filename: str):
         if not page.is_file():
             return HttpResponse(
                 "The frontend is not built: run 'make run' (or 'cd frontend && npm ci && npm run build').",
-                status=503, content_type="text/plain",
+                status=503,
+                content_type="text/plain",
             )
         response = HttpResponse(page.read_text(), content_type="text/html; charset=utf-8")
         response["Cache-Control"] = "no-cache"

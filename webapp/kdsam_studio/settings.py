@@ -86,7 +86,11 @@ else:
 
     REDIS_URL = embedded_redis.ensure_running(STUDIO.data_dir)
 
-CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)} if REDIS_URL else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CHANNEL_LAYERS = (
+    {"default": redis_channel_layer(REDIS_URL)}
+    if REDIS_URL
+    else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Unit tests run tasks inline even against a real Redis; the e2e tests run a real worker.

@@ -24,14 +24,24 @@ urlpatterns = [
     path("api/images/<int:image_id>/embedding/", segmentation.ImageEmbeddingView.as_view(), name="api-image-embedding"),
     path("api/images/<int:image_id>/pixels/", segmentation.ImagePixelsView.as_view(), name="api-image-pixels"),
     path("api/images/<int:image_id>/masks/", segmentation.ImageMasksView.as_view(), name="api-image-masks"),
-    path("api/images/<int:image_id>/masks/coco/", segmentation.ImageMasksExportView.as_view(), name="api-image-masks-coco"),
+    path(
+        "api/images/<int:image_id>/masks/coco/",
+        segmentation.ImageMasksExportView.as_view(),
+        name="api-image-masks-coco",
+    ),
     path("api/masks/<int:mask_id>/", segmentation.MaskDetailView.as_view(), name="api-mask"),
     path("api/masks/<int:mask_id>/export/<str:fmt>/", segmentation.MaskExportView.as_view(), name="api-mask-export"),
-    path("segmentation/decoders/<int:version_id>/decoder-multimask.onnx", segmentation.browser_decoder,
-         name="segmentation-browser-decoder"),
+    path(
+        "segmentation/decoders/<int:version_id>/decoder-multimask.onnx",
+        segmentation.browser_decoder,
+        name="segmentation-browser-decoder",
+    ),
     # privacy mode (webapp/segmentation/privacy.py): the student encoder for the browser
     path("api/privacy/", segmentation_privacy.PrivacyConfigView.as_view(), name="api-privacy"),
-    path("segmentation/encoders/<int:version_id>/encoder.onnx", segmentation_privacy.browser_encoder,
-         name="segmentation-browser-encoder"),
+    path(
+        "segmentation/encoders/<int:version_id>/encoder.onnx",
+        segmentation_privacy.browser_encoder,
+        name="segmentation-browser-encoder",
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

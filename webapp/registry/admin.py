@@ -11,7 +11,9 @@ from webapp.registry.models import ModelVersion
 
 
 class ImportCheckpointForm(forms.Form):
-    path = forms.CharField(help_text="Path of the official checkpoint file on the server, e.g. /weights/sam_vit_h_4b8939.pth")
+    path = forms.CharField(
+        help_text="Path of the official checkpoint file on the server, e.g. /weights/sam_vit_h_4b8939.pth"
+    )
     kind = forms.ChoiceField(choices=[(k, k) for k in services.ARCHITECTURE_OF_TEACHER])
     name = forms.CharField(required=False)
 
@@ -21,9 +23,24 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "architecture", "weights", "state", "team", "is_active", "created_at")
     list_filter = ("state", "architecture", "weights", "team", "is_active")
     search_fields = ("name", "checkpoint_sha256")
-    readonly_fields = ("checkpoint", "checkpoint_sha256", "decoder_onnx", "decoder_sha256", "decoder_onnx_quantized",
-                       "parameters", "metrics", "metadata", "training_data", "parent", "job", "teacher", "source",
-                       "created_at", "created_by", "is_active")
+    readonly_fields = (
+        "checkpoint",
+        "checkpoint_sha256",
+        "decoder_onnx",
+        "decoder_sha256",
+        "decoder_onnx_quantized",
+        "parameters",
+        "metrics",
+        "metadata",
+        "training_data",
+        "parent",
+        "job",
+        "teacher",
+        "source",
+        "created_at",
+        "created_by",
+        "is_active",
+    )
     actions = ["publish", "archive", "activate"]
     change_list_template = "admin/registry/modelversion/change_list.html"
 
@@ -48,18 +65,30 @@ class ModelVersionAdmin(admin.ModelAdmin):
         services.activate(queryset.first())
 
     def get_urls(self):
-        return [path("import/", self.admin_site.admin_view(self.import_view), name="registry_modelversion_import")] + super().get_urls()
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="registry_modelversion_import"),
+            *super().get_urls(),
+        ]
 
     def import_view(self, request):
         form = ImportCheckpointForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                version = services.import_official_checkpoint(Path(form.cleaned_data["path"]), form.cleaned_data["kind"],
-                                                               name=form.cleaned_data["name"] or None, user=request.user)
+                version = services.import_official_checkpoint(
+                    Path(form.cleaned_data["path"]),
+                    form.cleaned_data["kind"],
+                    name=form.cleaned_data["name"] or None,
+                    user=request.user,
+                )
             except (CheckpointError, ValueError) as error:
                 form.add_error("path", str(error))
             else:
                 self.message_user(request, f"Imported {version}.")
                 return redirect("admin:registry_modelversion_changelist")
-        context = {**self.admin_site.each_context(request), "form": form, "title": "Import an official checkpoint", "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Import an official checkpoint",
+            "opts": self.model._meta,
+        }
         return render(request, "admin/registry/modelversion/import.html", context)

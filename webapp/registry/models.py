@@ -29,7 +29,9 @@ class ModelVersion(models.Model):
     weights = models.CharField(max_length=16, choices=Weights.choices)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PUBLISHED, db_index=True)
     #: Owning team; ``None`` for deployment-wide versions (the default model, imported official checkpoints).
-    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="model_versions")
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="model_versions"
+    )
     #: The weights: a KD-SAM checkpoint (kdsam_core format) or an official SAM/MobileSAM file, under MEDIA_ROOT.
     checkpoint = models.FileField(upload_to="models/", max_length=500)
     checkpoint_sha256 = models.CharField(max_length=64)
@@ -55,7 +57,9 @@ class ModelVersion(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_model_version"),
+            models.UniqueConstraint(
+                fields=["is_active"], condition=models.Q(is_active=True), name="one_active_model_version"
+            ),
         ]
 
     def source_sha256(self) -> str:

@@ -19,9 +19,29 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "name", "architecture", "weights", "state", "team", "banner", "decoder_onnx_url", "decoder_sha256",
-                  "decoder_onnx_int8_url", "image_size", "mask_threshold", "parameters", "metrics", "parent", "teacher",
-                  "training_data", "job", "is_active", "checkpoint_sha256", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "architecture",
+            "weights",
+            "state",
+            "team",
+            "banner",
+            "decoder_onnx_url",
+            "decoder_sha256",
+            "decoder_onnx_int8_url",
+            "image_size",
+            "mask_threshold",
+            "parameters",
+            "metrics",
+            "parent",
+            "teacher",
+            "training_data",
+            "job",
+            "is_active",
+            "checkpoint_sha256",
+            "created_at",
+        ]
         read_only_fields = fields
 
     def get_banner(self, version: ModelVersion) -> str:

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from kdsam_core.export import export_decoder_onnx
 from kdsam_core.modeling import build_kdsam, count_parameters
-from kdsam_core.modeling.checkpoint import CheckpointError, load_kdsam, save_kdsam
+from kdsam_core.modeling.checkpoint import load_kdsam, save_kdsam
 from webapp.registry.models import ModelVersion
 from webapp.registry.selectors import active_model_version
 
@@ -85,22 +85,38 @@ def ensure_active_model_version() -> ModelVersion:
     trained = weights_path()
     if trained.is_file():
         digest = sha256_file(trained)
-        if current is not None and current.weights == ModelVersion.Weights.TRAINED and current.source_sha256() == digest:
+        if (
+            current is not None
+            and current.weights == ModelVersion.Weights.TRAINED
+            and current.source_sha256() == digest
+        ):
             return current
-        existing = ModelVersion.objects.filter(weights=ModelVersion.Weights.TRAINED, metadata__source_sha256=digest).first()
+        existing = ModelVersion.objects.filter(
+            weights=ModelVersion.Weights.TRAINED, metadata__source_sha256=digest
+        ).first()
         if existing is not None:
             return activate(existing)
         model, metadata = load_kdsam(trained)
-        version = register_model(model, name=trained.stem, weights=ModelVersion.Weights.TRAINED, source=str(trained),
-                                 metadata={**metadata, "source_sha256": digest})
+        version = register_model(
+            model,
+            name=trained.stem,
+            weights=ModelVersion.Weights.TRAINED,
+            source=str(trained),
+            metadata={**metadata, "source_sha256": digest},
+        )
         return activate(version)
     if current is not None:
         return current
     existing = ModelVersion.objects.filter(weights=ModelVersion.Weights.RANDOM).first()
     if existing is not None:
         return activate(existing)
-    version = register_model(build_kdsam(seed=0), name="kdsam-random-init", weights=ModelVersion.Weights.RANDOM,
-                             source="random initialisation, seed 0", metadata={"weights": "random", "seed": 0})
+    version = register_model(
+        build_kdsam(seed=0),
+        name="kdsam-random-init",
+        weights=ModelVersion.Weights.RANDOM,
+        source="random initialisation, seed 0",
+        metadata={"weights": "random", "seed": 0},
+    )
     return activate(version)
 
 
@@ -117,18 +133,37 @@ def activate(version: ModelVersion) -> ModelVersion:
 # ---------------------------------------------------------------------------------------------
 
 
-def register_model(model, *, name: str, weights: str, source: str, metadata: dict | None = None, **fields: Any) -> ModelVersion:
+def register_model(
+    model, *, name: str, weights: str, source: str, metadata: dict | None = None, **fields: Any
+) -> ModelVersion:
     """Save a KD-SAM model's checkpoint, export its decoder ONNX, and register both."""
     metadata = dict(metadata or {})
     with tempfile.TemporaryDirectory(dir=_staging_dir()) as tmp:
         checkpoint = save_kdsam(model, Path(tmp) / "kdsam.pt", {**metadata, "weights": str(weights)})
-        return register_files(model, checkpoint, name=name, weights=weights, source=source, metadata=metadata,
-                              checkpoint_name="kdsam.pt", **fields)
+        return register_files(
+            model,
+            checkpoint,
+            name=name,
+            weights=weights,
+            source=source,
+            metadata=metadata,
+            checkpoint_name="kdsam.pt",
+            **fields,
+        )
 
 
 def register_files(
-    model, checkpoint: Path, *, name: str, weights: str, source: str, metadata: dict | None = None,
-    checkpoint_name: str = "kdsam.pt", decoder_onnx: Path | None = None, copy: bool = False, **fields: Any,
+    model,
+    checkpoint: Path,
+    *,
+    name: str,
+    weights: str,
+    source: str,
+    metadata: dict | None = None,
+    checkpoint_name: str = "kdsam.pt",
+    decoder_onnx: Path | None = None,
+    copy: bool = False,
+    **fields: Any,
 ) -> ModelVersion:
     """Register an existing checkpoint file (moved, or copied with ``copy``) and its decoder ONNX.
 
@@ -143,9 +178,15 @@ def register_files(
         try:
             with transaction.atomic():
                 version = ModelVersion.objects.create(
-                    name=name, weights=weights, source=source, checkpoint_sha256=sha256_file(checkpoint),
-                    decoder_sha256=sha256_file(decoder_onnx), image_size=model.image_encoder.img_size,
-                    parameters=count_parameters(model), metadata=_json_safe(metadata or {}), **fields,
+                    name=name,
+                    weights=weights,
+                    source=source,
+                    checkpoint_sha256=sha256_file(checkpoint),
+                    decoder_sha256=sha256_file(decoder_onnx),
+                    image_size=model.image_encoder.img_size,
+                    parameters=count_parameters(model),
+                    metadata=_json_safe(metadata or {}),
+                    **fields,
                 )
                 target = media_root / "models" / str(version.pk)
                 target.mkdir(parents=True, exist_ok=True)
@@ -179,9 +220,18 @@ def import_official_checkpoint(path: Path, kind: str, *, name: str | None = None
     if existing is not None:
         return existing
     return register_files(
-        model, path, name=name or path.stem, weights=ModelVersion.Weights.TRAINED, source=str(path),
-        metadata={"source_sha256": digest, "official_kind": kind}, checkpoint_name=path.name, copy=True,
-        architecture=ARCHITECTURE_OF_TEACHER[kind], teacher=kind, state=ModelVersion.State.PUBLISHED, created_by=user,
+        model,
+        path,
+        name=name or path.stem,
+        weights=ModelVersion.Weights.TRAINED,
+        source=str(path),
+        metadata={"source_sha256": digest, "official_kind": kind},
+        checkpoint_name=path.name,
+        copy=True,
+        architecture=ARCHITECTURE_OF_TEACHER[kind],
+        teacher=kind,
+        state=ModelVersion.State.PUBLISHED,
+        created_by=user,
     )
 
 
@@ -267,8 +317,6 @@ def load_model(version: ModelVersion):
             _model_cache.clear()  # one encoder resident per worker process
             _model_cache[key] = model
         return model
-
-
 
 
 def load_encoder(version: ModelVersion):

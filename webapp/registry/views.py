@@ -27,7 +27,9 @@ class ModelVersionListView(APIView):
     @extend_schema(responses=ModelVersionSerializer(many=True), operation_id="models_list")
     def get(self, request):
         """Published versions (the segmentation model picker); ``?all=1`` adds the drafts of teams you train in."""
-        versions = (selectors.visible_model_versions if request.query_params.get("all") else selectors.published_model_versions)(request.user)
+        versions = (
+            selectors.visible_model_versions if request.query_params.get("all") else selectors.published_model_versions
+        )(request.user)
         return Response(ModelVersionSerializer(versions, many=True).data)
 
 
@@ -47,12 +49,18 @@ class ModelVersionDetailView(APIView):
 class ModelVersionStateView(APIView):
     transition = "publish"
 
-    @extend_schema(request=None, responses={200: ModelVersionSerializer, 403: ApiErrorSerializer, 404: ApiErrorSerializer})
+    @extend_schema(
+        request=None, responses={200: ModelVersionSerializer, 403: ApiErrorSerializer, 404: ApiErrorSerializer}
+    )
     def post(self, request, version_id: int):
         version = _visible_or_404(request, version_id)
         if version.team_id is None:
             if not request.user.is_staff:
-                raise ApiError("forbidden", "Deployment-wide model versions are managed by site staff in the admin.", status_code=403)
+                raise ApiError(
+                    "forbidden",
+                    "Deployment-wide model versions are managed by site staff in the admin.",
+                    status_code=403,
+                )
         else:
             require_role(request.user, version.team_id, TRAINING_ROLES)
         try:

@@ -18,10 +18,28 @@ from kdsam_core.datasets.formats.dicom import window_to_uint8
 
 #: technical attributes copied from the upload (nothing that identifies a person, place or date)
 COPIED_TAGS = (
-    "SOPClassUID", "Modality", "BodyPartExamined", "PixelSpacing", "ImagerPixelSpacing", "SliceThickness",
-    "ImageOrientationPatient", "ImagePositionPatient", "RescaleSlope", "RescaleIntercept", "RescaleType",
-    "WindowCenter", "WindowWidth", "SamplesPerPixel", "PhotometricInterpretation", "PlanarConfiguration",
-    "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+    "SOPClassUID",
+    "Modality",
+    "BodyPartExamined",
+    "PixelSpacing",
+    "ImagerPixelSpacing",
+    "SliceThickness",
+    "ImageOrientationPatient",
+    "ImagePositionPatient",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "RescaleType",
+    "WindowCenter",
+    "WindowWidth",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "PlanarConfiguration",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
 )
 
 #: window presets (center, width) offered in the viewer, per modality
@@ -86,15 +104,25 @@ def read_upload(name: str, content: bytes, max_pixels: int) -> DicomImage:
     try:
         source = pydicom.dcmread(io.BytesIO(content))
     except Exception as error:  # pydicom raises many types on damaged files
-        raise DicomRejected("corrupt_image", f"{name} is not a readable DICOM file ({error}). Export it again and retry.") from None
+        raise DicomRejected(
+            "corrupt_image", f"{name} is not a readable DICOM file ({error}). Export it again and retry."
+        ) from None
     frames = int(source.get("NumberOfFrames", 1) or 1)
     if frames > 1:
-        raise DicomRejected("unsupported_format", f"{name} has {frames} frames; upload a single-frame DICOM image (one slice).")
+        raise DicomRejected(
+            "unsupported_format", f"{name} has {frames} frames; upload a single-frame DICOM image (one slice)."
+        )
     if "PixelData" not in source:
-        raise DicomRejected("unsupported_format", f"{name} has no pixel data: it is not an image, or the file is truncated. Upload a complete DICOM image.")
+        raise DicomRejected(
+            "unsupported_format",
+            f"{name} has no pixel data: it is not an image, or the file is truncated. Upload a complete DICOM image.",
+        )
     rows, cols = int(source.get("Rows", 0) or 0), int(source.get("Columns", 0) or 0)
     if rows * cols > max_pixels:
-        raise DicomRejected("image_too_large", f"{name} has more than {max_pixels:,} pixels; downscale it or raise KDSAM_MAX_IMAGE_PIXELS.")
+        raise DicomRejected(
+            "image_too_large",
+            f"{name} has more than {max_pixels:,} pixels; downscale it or raise KDSAM_MAX_IMAGE_PIXELS.",
+        )
     try:
         pixels = source.pixel_array
     except Exception as error:
@@ -121,9 +149,13 @@ def read_upload(name: str, content: bytes, max_pixels: int) -> DicomImage:
         display = window_to_uint8(values, center, width)
         if photometric == "MONOCHROME1":
             display = 255 - display
-        meta.update({"windowing": True, "range": [low, high], "window": {"center": center, "width": width}, "presets": presets})
+        meta.update(
+            {"windowing": True, "range": [low, high], "window": {"center": center, "width": width}, "presets": presets}
+        )
     else:
-        raise DicomRejected("unsupported_format", f"{name} has pixel data of shape {pixels.shape}; upload one 2-D frame.")
+        raise DicomRejected(
+            "unsupported_format", f"{name} has pixel data of shape {pixels.shape}; upload one 2-D frame."
+        )
     return DicomImage(np.ascontiguousarray(display), deidentify(source), meta)
 
 
@@ -142,9 +174,13 @@ def deidentify(source) -> bytes:
     ds.Modality = source.get("Modality", "OT")
     # new UIDs, derived one-way from the originals (the same upload gives the same UIDs)
     ds.StudyInstanceUID = generate_uid(entropy_srcs=["kdsam-study", str(source.get("StudyInstanceUID", original_sop))])
-    ds.SeriesInstanceUID = generate_uid(entropy_srcs=["kdsam-series", str(source.get("SeriesInstanceUID", original_sop))])
+    ds.SeriesInstanceUID = generate_uid(
+        entropy_srcs=["kdsam-series", str(source.get("SeriesInstanceUID", original_sop))]
+    )
     ds.SOPInstanceUID = generate_uid(entropy_srcs=["kdsam-sop", original_sop])
-    ds.FrameOfReferenceUID = generate_uid(entropy_srcs=["kdsam-for", str(source.get("FrameOfReferenceUID", original_sop))])
+    ds.FrameOfReferenceUID = generate_uid(
+        entropy_srcs=["kdsam-for", str(source.get("FrameOfReferenceUID", original_sop))]
+    )
     ds.PatientName = "Anonymous"
     ds.PatientID = "ANON"
     ds.PatientBirthDate = ""
@@ -179,8 +215,8 @@ def load(deidentified: bytes):
 def segmentation(deidentified: bytes, mask: np.ndarray, *, label: str, software: str) -> bytes:
     """A binary DICOM-SEG of ``mask`` referencing the de-identified source image."""
     import highdicom as hd
-    from pydicom.sr.coding import Code
     from pydicom.sr.codedict import codes
+    from pydicom.sr.coding import Code
 
     source = load(deidentified)
     description = hd.seg.SegmentDescription(
@@ -190,7 +226,8 @@ def segmentation(deidentified: bytes, mask: np.ndarray, *, label: str, software:
         segmented_property_type=Code("52988006", "SCT", "Lesion"),
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
         algorithm_identification=hd.AlgorithmIdentificationSequence(
-            name="KD-SAM", version=software[:64] or "1", family=codes.cid7162.ArtificialIntelligence),
+            name="KD-SAM", version=software[:64] or "1", family=codes.cid7162.ArtificialIntelligence
+        ),
     )
     seg = hd.seg.Segmentation(
         source_images=[source],

@@ -26,10 +26,18 @@ class Image(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     error = models.TextField(blank=True)
     task_id = models.CharField(max_length=64, blank=True)
-    source_format = models.CharField(max_length=16, blank=True, help_text="png, jpeg, tiff, bmp or dicom (converted to PNG for display)")
-    dicom_file = models.FileField(upload_to="dicom/", max_length=500, blank=True,
-                                  help_text="De-identified copy (allow-listed attributes only) of a DICOM upload.")
-    display_meta = models.JSONField(default=dict, blank=True, help_text="DICOM: modality, value range, window and presets.")
+    source_format = models.CharField(
+        max_length=16, blank=True, help_text="png, jpeg, tiff, bmp or dicom (converted to PNG for display)"
+    )
+    dicom_file = models.FileField(
+        upload_to="dicom/",
+        max_length=500,
+        blank=True,
+        help_text="De-identified copy (allow-listed attributes only) of a DICOM upload.",
+    )
+    display_meta = models.JSONField(
+        default=dict, blank=True, help_text="DICOM: modality, value range, window and presets."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,7 +60,9 @@ class Embedding(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["image", "model_version"], name="one_embedding_per_image_and_model")]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "model_version"], name="one_embedding_per_image_and_model")
+        ]
 
     def __str__(self) -> str:
         return f"embedding of image {self.image_id} by model v{self.model_version_id}"
@@ -66,7 +76,9 @@ class Mask(models.Model):
     color = models.CharField(max_length=7, default="#1e90ff", help_text="#rrggbb")
     rle = models.JSONField(help_text='Uncompressed COCO RLE {"size": [h, w], "counts": [...]}, column-major.')
     area = models.PositiveIntegerField()
-    prompts = models.JSONField(default=dict, blank=True, help_text='{"points": [[x, y, label]], "box": [x0, y0, x1, y1] | null}')
+    prompts = models.JSONField(
+        default=dict, blank=True, help_text='{"points": [[x, y, label]], "box": [x0, y0, x1, y1] | null}'
+    )
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="masks")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="masks")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -59,14 +59,17 @@ def encoder_url(version: ModelVersion) -> str:
     return f"/segmentation/encoders/{version.pk}/encoder.onnx?v={encoder_version_key(version)}"
 
 
-PrivacyConfigSerializer = inline_serializer("PrivacyConfig", fields={
-    "mode": serializers.ChoiceField(choices=PRIVACY_MODES),
-    "uploads_allowed": serializers.BooleanField(),
-    "model_version": serializers.IntegerField(allow_null=True),
-    "encoder_url": serializers.CharField(allow_null=True),
-    "encoder_version": serializers.CharField(allow_null=True),
-    "browser_formats": serializers.ListField(child=serializers.CharField()),
-})
+PrivacyConfigSerializer = inline_serializer(
+    "PrivacyConfig",
+    fields={
+        "mode": serializers.ChoiceField(choices=PRIVACY_MODES),
+        "uploads_allowed": serializers.BooleanField(),
+        "model_version": serializers.IntegerField(allow_null=True),
+        "encoder_url": serializers.CharField(allow_null=True),
+        "encoder_version": serializers.CharField(allow_null=True),
+        "browser_formats": serializers.ListField(child=serializers.CharField()),
+    },
+)
 
 
 class PrivacyConfigView(APIView):
@@ -79,20 +82,26 @@ class PrivacyConfigView(APIView):
             try:
                 version = _segmentable_version_or_404(request.user, int(requested))
             except (ValueError, Http404) as error:
-                raise ApiError("unknown_model_version", "model_version must be a KD-SAM model version you may segment with.",
-                               field="model_version", status_code=404) from error
+                raise ApiError(
+                    "unknown_model_version",
+                    "model_version must be a KD-SAM model version you may segment with.",
+                    field="model_version",
+                    status_code=404,
+                ) from error
         elif privacy_mode() != "off":
             active = registry_selectors.active_model_version()
             if active is not None and active.architecture == ModelVersion.Architecture.KDSAM:
                 version = active
-        return Response({
-            "mode": privacy_mode(),
-            "uploads_allowed": uploads_allowed(),
-            "model_version": version.pk if version else None,
-            "encoder_url": encoder_url(version) if version and privacy_mode() != "off" else None,
-            "encoder_version": encoder_version_key(version) if version else None,
-            "browser_formats": BROWSER_FORMATS,
-        })
+        return Response(
+            {
+                "mode": privacy_mode(),
+                "uploads_allowed": uploads_allowed(),
+                "model_version": version.pk if version else None,
+                "encoder_url": encoder_url(version) if version and privacy_mode() != "off" else None,
+                "encoder_version": encoder_version_key(version) if version else None,
+                "browser_formats": BROWSER_FORMATS,
+            }
+        )
 
 
 @extend_schema(exclude=True)

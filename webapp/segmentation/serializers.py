@@ -23,8 +23,26 @@ class ImageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Image
-        fields = ["id", "filename", "width", "height", "status", "error", "created_at", "model_version",
-                  "file_url", "embedding_url", "sha256", "queue_position", "mask_count", "masks_url", "decoder_url", "source_format", "display", "pixels_url"]
+        fields = [
+            "id",
+            "filename",
+            "width",
+            "height",
+            "status",
+            "error",
+            "created_at",
+            "model_version",
+            "file_url",
+            "embedding_url",
+            "sha256",
+            "queue_position",
+            "mask_count",
+            "masks_url",
+            "decoder_url",
+            "source_format",
+            "display",
+            "pixels_url",
+        ]
         read_only_fields = fields
 
     def get_file_url(self, image: Image) -> str:
@@ -54,8 +72,12 @@ class ImageSerializer(serializers.ModelSerializer):
 
 class ImageUploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, required=False)
-    model_version = serializers.IntegerField(required=False, allow_null=True, min_value=1,
-                                             help_text="A published model version (GET /api/models/); the active one by default.")
+    model_version = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="A published model version (GET /api/models/); the active one by default.",
+    )
 
 
 def image_payload(image: Image) -> dict:
@@ -63,10 +85,15 @@ def image_payload(image: Image) -> dict:
 
 
 class PromptsSerializer(serializers.Serializer):
-    points = serializers.ListField(child=serializers.ListField(child=serializers.FloatField(), min_length=3, max_length=3),
-                                   required=False, default=list, max_length=1000)
-    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4, required=False, allow_null=True,
-                                default=None)
+    points = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=3, max_length=3),
+        required=False,
+        default=list,
+        max_length=1000,
+    )
+    box = serializers.ListField(
+        child=serializers.FloatField(), min_length=4, max_length=4, required=False, allow_null=True, default=None
+    )
 
 
 class RleSerializer(serializers.Serializer):
@@ -85,8 +112,20 @@ class MaskSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Mask
-        fields = ["id", "image", "label", "color", "area", "rle", "prompts", "model_version", "author",
-                  "created_at", "updated_at", "export_urls"]
+        fields = [
+            "id",
+            "image",
+            "label",
+            "color",
+            "area",
+            "rle",
+            "prompts",
+            "model_version",
+            "author",
+            "created_at",
+            "updated_at",
+            "export_urls",
+        ]
         read_only_fields = fields
 
     def get_export_urls(self, mask: Mask) -> dict[str, str]:
@@ -97,7 +136,11 @@ class MaskSerializer(serializers.ModelSerializer):
 
 class MaskWriteSerializer(serializers.Serializer):
     label = serializers.CharField(max_length=100)
-    color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False, default="#1e90ff",
-                                   error_messages={"invalid": "color must be #rrggbb, e.g. #1e90ff"})
+    color = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}$",
+        required=False,
+        default="#1e90ff",
+        error_messages={"invalid": "color must be #rrggbb, e.g. #1e90ff"},
+    )
     rle = RleSerializer()
     prompts = PromptsSerializer(required=False, default=dict)

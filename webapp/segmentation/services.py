@@ -67,10 +67,13 @@ def _converted(img, fmt: str) -> CheckedImage:
     from kdsam_core.datasets.images import pil_to_array
 
     if getattr(img, "n_frames", 1) > 1:
-        raise UploadRejected("unsupported_format", f"the {fmt} file has {img.n_frames} pages; upload a single-page image.")
+        raise UploadRejected(
+            "unsupported_format", f"the {fmt} file has {img.n_frames} pages; upload a single-page image."
+        )
     array = pil_to_array(img)
-    return CheckedImage(_png_bytes(array), "png", "image/png", array.shape[1], array.shape[0],
-                        source_format=CONVERTED_FORMATS[fmt])
+    return CheckedImage(
+        _png_bytes(array), "png", "image/png", array.shape[1], array.shape[0], source_format=CONVERTED_FORMATS[fmt]
+    )
 
 
 def _checked_dicom(name: str, content: bytes) -> CheckedImage:
@@ -81,8 +84,16 @@ def _checked_dicom(name: str, content: bytes) -> CheckedImage:
     except dicom_io.DicomRejected as error:
         raise UploadRejected(error.code, error.message) from None
     height, width = converted.display.shape[:2]
-    return CheckedImage(_png_bytes(converted.display), "png", "image/png", width, height, source_format="dicom",
-                        dicom=converted.deidentified, display_meta=converted.meta)
+    return CheckedImage(
+        _png_bytes(converted.display),
+        "png",
+        "image/png",
+        width,
+        height,
+        source_format="dicom",
+        dicom=converted.deidentified,
+        display_meta=converted.meta,
+    )
 
 
 def check_image_bytes(name: str, content: bytes) -> CheckedImage:
@@ -94,7 +105,10 @@ def check_image_bytes(name: str, content: bytes) -> CheckedImage:
     if not content:
         raise UploadRejected("empty_file", f"{name} is empty. Choose a PNG or JPEG image.")
     if len(content) > config.max_upload_mb * 1024 * 1024:
-        raise UploadRejected("file_too_large", f"{name} is larger than {config.max_upload_mb} MB. Downscale it or raise KDSAM_MAX_UPLOAD_MB.")
+        raise UploadRejected(
+            "file_too_large",
+            f"{name} is larger than {config.max_upload_mb} MB. Downscale it or raise KDSAM_MAX_UPLOAD_MB.",
+        )
     from webapp.segmentation import dicom_io
 
     if dicom_io.is_dicom(content):
@@ -107,7 +121,9 @@ def check_image_bytes(name: str, content: bytes) -> CheckedImage:
             with PILImage.open(io.BytesIO(content)) as img:
                 fmt = img.format
                 if fmt not in ACCEPTED_FORMATS and fmt not in CONVERTED_FORMATS:
-                    raise UploadRejected("unsupported_format", f"{name} is a {fmt} image; upload a {ACCEPTED_TEXT} image.")
+                    raise UploadRejected(
+                        "unsupported_format", f"{name} is a {fmt} image; upload a {ACCEPTED_TEXT} image."
+                    )
                 img.load()  # full decode: catches truncated files
                 if fmt in CONVERTED_FORMATS:
                     try:
@@ -123,11 +139,20 @@ def check_image_bytes(name: str, content: bytes) -> CheckedImage:
     except UploadRejected:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
-        raise UploadRejected("image_too_large", f"{name} has more than {config.max_image_pixels:,} pixels; downscale it or raise KDSAM_MAX_IMAGE_PIXELS.") from None
+        raise UploadRejected(
+            "image_too_large",
+            f"{name} has more than {config.max_image_pixels:,} pixels; downscale it or raise KDSAM_MAX_IMAGE_PIXELS.",
+        ) from None
     except UnidentifiedImageError:
-        raise UploadRejected("invalid_image", f"{name} is not a PNG or JPEG image (its content is not an image format we can read). Upload a {ACCEPTED_TEXT} file.") from None
+        raise UploadRejected(
+            "invalid_image",
+            f"{name} is not a PNG or JPEG image (its content is not an image format we can read). Upload a {ACCEPTED_TEXT} file.",
+        ) from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise UploadRejected("corrupt_image", f"{name} could not be decoded ({error}); the file may be truncated or damaged. Export it again and retry.") from None
+        raise UploadRejected(
+            "corrupt_image",
+            f"{name} could not be decoded ({error}); the file may be truncated or damaged. Export it again and retry.",
+        ) from None
     finally:
         PILImage.MAX_IMAGE_PIXELS = previous_limit
     extension, content_type = ACCEPTED_FORMATS[fmt]
@@ -142,7 +167,10 @@ def upload_model_version(owner, version_id: int | None):
 
     version = published_model_versions(owner).filter(pk=version_id).first()
     if version is None:
-        raise UploadRejected("unknown_model_version", f"Model version {version_id} is not published for you; pick one from the model list (GET /api/models/).")
+        raise UploadRejected(
+            "unknown_model_version",
+            f"Model version {version_id} is not published for you; pick one from the model list (GET /api/models/).",
+        )
     return version
 
 
@@ -169,15 +197,28 @@ def upload_image(owner, name: str, content: bytes, model_version: int | None = N
     try:
         with transaction.atomic():
             image = Image.objects.create(
-                owner=owner, file=path, original_filename=PurePath(name).name[:255],
-                content_type=checked.content_type, width=checked.width, height=checked.height,
-                sha256=digest, model_version=version, source_format=checked.source_format,
-                dicom_file=dicom_path, display_meta=checked.display_meta or {},
+                owner=owner,
+                file=path,
+                original_filename=PurePath(name).name[:255],
+                content_type=checked.content_type,
+                width=checked.width,
+                height=checked.height,
+                sha256=digest,
+                model_version=version,
+                source_format=checked.source_format,
+                dicom_file=dicom_path,
+                display_meta=checked.display_meta or {},
             )
             cached = Embedding.objects.filter(image__sha256=digest, model_version=version).first()
             if cached is not None:
-                Embedding.objects.create(image=image, model_version=version, file=cached.file.name, dtype=cached.dtype,
-                                         size_bytes=cached.size_bytes, seconds=0.0)
+                Embedding.objects.create(
+                    image=image,
+                    model_version=version,
+                    file=cached.file.name,
+                    dtype=cached.dtype,
+                    size_bytes=cached.size_bytes,
+                    seconds=0.0,
+                )
                 image.status = Image.Status.READY
                 image.save(update_fields=["status"])
             else:
@@ -227,8 +268,11 @@ def compute_embedding(image_id: int) -> Embedding | None:
         result = encoder(rgb)
         seconds = time.perf_counter() - started
         payload = encode_embedding(
-            result.embedding, "float16", image_size=list(result.original_size),
-            input_size=list(result.input_size), model_version=image.model_version_id,
+            result.embedding,
+            "float16",
+            image_size=list(result.original_size),
+            input_size=list(result.input_size),
+            model_version=image.model_version_id,
         )
         path = f"embeddings/{image.model_version_id}/{image.sha256}.kdem"
         if default_storage.exists(path):
@@ -236,7 +280,8 @@ def compute_embedding(image_id: int) -> Embedding | None:
         default_storage.save(path, ContentFile(payload))
         with transaction.atomic():
             embedding, _ = Embedding.objects.update_or_create(
-                image=image, model_version=image.model_version,
+                image=image,
+                model_version=image.model_version,
                 defaults={"file": path, "dtype": "float16", "size_bytes": len(payload), "seconds": seconds},
             )
             image.error = ""
@@ -301,7 +346,9 @@ def notify_status(image: Image) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(user_group(image.owner_id), {"type": "image.status", "image": image_payload(image)})
+        async_to_sync(layer.group_send)(
+            user_group(image.owner_id), {"type": "image.status", "image": image_payload(image)}
+        )
     except Exception:  # a broken channel layer must never fail the embedding itself
         log.exception("could not publish status of image %s", image.pk)
 
@@ -317,15 +364,18 @@ def embedding_bytes(embedding: Embedding, encoding: str = "raw") -> bytes:
     if encoding == "raw":
         return data
     if encoding not in EMBEDDING_ENCODINGS:
-        raise MaskRejected("unsupported_encoding", f"Unknown embedding encoding {encoding!r}; use one of {', '.join(EMBEDDING_ENCODINGS)}.", field="encoding")
+        raise MaskRejected(
+            "unsupported_encoding",
+            f"Unknown embedding encoding {encoding!r}; use one of {', '.join(EMBEDDING_ENCODINGS)}.",
+            field="encoding",
+        )
     array, header = decode_embedding(data)
     extra = {k: v for k, v in header.items() if k not in ("version", "dtype", "shape", "encoding")}
     return encode_embedding(array, encoding=encoding, **extra)
 
 
-
-
 # --------------------------------------------------------------------------- masks
+
 
 class MaskRejected(Exception):
     """A mask that cannot be saved; ``message`` says what and how to fix it."""
@@ -337,22 +387,32 @@ class MaskRejected(Exception):
         self.field = field
 
 
-def _checked_mask(image: Image, rle) -> "np.ndarray":
+def _checked_mask(image: Image, rle) -> np.ndarray:
     try:
         mask = masks_io.rle_decode(rle, expected_size=(image.height, image.width))
     except masks_io.MaskFormatError as error:
-        raise MaskRejected("invalid_mask", f"The mask for {image.original_filename} is invalid: {error}.", field="rle") from None
+        raise MaskRejected(
+            "invalid_mask", f"The mask for {image.original_filename} is invalid: {error}.", field="rle"
+        ) from None
     if not mask.any():
-        raise MaskRejected("empty_mask", "The mask is empty: click on the object (or paint it) before saving.", field="rle")
+        raise MaskRejected(
+            "empty_mask", "The mask is empty: click on the object (or paint it) before saving.", field="rle"
+        )
     return mask
 
 
 def save_mask(author, image: Image, *, label: str, color: str, rle, prompts: dict, mask: Mask | None = None) -> Mask:
     """Create (or, with ``mask``, replace) a labelled mask; the model version is the image's."""
     binary = _checked_mask(image, rle)
-    fields = {"label": label.strip(), "color": color.lower(), "rle": masks_io.rle_encode(binary),
-              "area": int(binary.sum()), "prompts": prompts or {}, "model_version_id": image.model_version_id,
-              "author": author}
+    fields = {
+        "label": label.strip(),
+        "color": color.lower(),
+        "rle": masks_io.rle_encode(binary),
+        "area": int(binary.sum()),
+        "prompts": prompts or {},
+        "model_version_id": image.model_version_id,
+        "author": author,
+    }
     if not fields["label"]:
         raise MaskRejected("missing_label", "Give the object a label (e.g. 'lesion A') before saving.", field="label")
     if mask is None:
@@ -409,7 +469,11 @@ def export_mask(mask: Mask, fmt: str) -> ExportFile:
             source = f.read()
         content = dicom_io.segmentation(source, binary, label=mask.label, software=f"model v{mask.model_version_id}")
         return ExportFile(content, "application/dicom", f"{stem}.seg.dcm")
-    raise MaskRejected("unsupported_format", f"Cannot export {image.original_filename} as {fmt!r}; use one of {', '.join(export_formats(image))}.", field="format")
+    raise MaskRejected(
+        "unsupported_format",
+        f"Cannot export {image.original_filename} as {fmt!r}; use one of {', '.join(export_formats(image))}.",
+        field="format",
+    )
 
 
 def modality_pixels(image: Image) -> bytes:
@@ -417,7 +481,9 @@ def modality_pixels(image: Image) -> bytes:
     from webapp.segmentation import dicom_io
 
     if not image.dicom_file:
-        raise MaskRejected("not_dicom", f"{image.original_filename} is not a DICOM image: it has no modality values to window.")
+        raise MaskRejected(
+            "not_dicom", f"{image.original_filename} is not a DICOM image: it has no modality values to window."
+        )
     with default_storage.open(image.dicom_file.name, "rb") as f:
         values = dicom_io.modality_values(dicom_io.load(f.read()))
     size = [image.height, image.width]
@@ -428,7 +494,10 @@ def export_image_masks(image: Image) -> ExportFile:
     """Every saved object of an image in one COCO JSON (one category per label)."""
     objects = [{"id": m.pk, "label": m.label, "mask": masks_io.rle_decode(m.rle)} for m in image.masks.all()]
     if not objects:
-        raise MaskRejected("no_masks", f"{image.original_filename} has no saved masks yet: segment and save an object first.")
+        raise MaskRejected(
+            "no_masks", f"{image.original_filename} has no saved masks yet: segment and save an object first."
+        )
     document = masks_io.coco_document(
-        {"id": image.pk, "file_name": image.original_filename, "width": image.width, "height": image.height}, objects)
+        {"id": image.pk, "file_name": image.original_filename, "width": image.width, "height": image.height}, objects
+    )
     return ExportFile(document, "application/json", f"{_stem(PurePath(image.original_filename).stem)}.coco.json")

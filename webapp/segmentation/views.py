@@ -32,23 +32,39 @@ class ImageListView(APIView):
     def get(self, request):
         return Response(ImageSerializer(selectors.images_of(request.user), many=True).data)
 
-    @extend_schema(request=ImageUploadSerializer, responses={201: ImageSerializer, 400: ApiErrorSerializer}, operation_id="images_upload")
+    @extend_schema(
+        request=ImageUploadSerializer,
+        responses={201: ImageSerializer, 400: ApiErrorSerializer},
+        operation_id="images_upload",
+    )
     def post(self, request):
         from webapp.segmentation.privacy import uploads_allowed  # privacy mode: KDSAM_PRIVACY_MODE=required
 
         if not uploads_allowed():
-            raise ApiError("privacy_mode_required", "This deployment requires privacy mode: images are embedded in your "
-                           "browser and never uploaded.", field="file", status_code=403)
+            raise ApiError(
+                "privacy_mode_required",
+                "This deployment requires privacy mode: images are embedded in your browser and never uploaded.",
+                field="file",
+                status_code=403,
+            )
         upload = request.FILES.get("file")
         if upload is None:
             raise ApiError("missing_file", "No file was sent: post the image as multipart field 'file'.", field="file")
         form = ImageUploadSerializer(data={"model_version": request.data.get("model_version") or None})
         if not form.is_valid():
-            raise ApiError("invalid_model_version", "model_version must be the id of a published model version.", field="model_version")
+            raise ApiError(
+                "invalid_model_version",
+                "model_version must be the id of a published model version.",
+                field="model_version",
+            )
         try:
-            image = services.upload_image(request.user, upload.name, upload.read(), form.validated_data.get("model_version"))
+            image = services.upload_image(
+                request.user, upload.name, upload.read(), form.validated_data.get("model_version")
+            )
         except services.UploadRejected as error:
-            raise ApiError(error.code, error.message, field="model_version" if error.code == "unknown_model_version" else "file") from error
+            raise ApiError(
+                error.code, error.message, field="model_version" if error.code == "unknown_model_version" else "file"
+            ) from error
         return Response(ImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
 
@@ -69,16 +85,32 @@ class ImageFileView(APIView):
 
 class ImageEmbeddingView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("encoding", str, enum=list(services.EMBEDDING_ENCODINGS), required=False,
-                                     description="raw (stored float16, default) or quant8-zlib (per-channel uint8, zlib)")],
-        responses={(200, EMBEDDING_CONTENT_TYPE): OpenApiTypes.BINARY, 400: ApiErrorSerializer, 404: ApiErrorSerializer, 409: OpenApiResponse(ApiErrorSerializer, description="embedding not ready")},
+        parameters=[
+            OpenApiParameter(
+                "encoding",
+                str,
+                enum=list(services.EMBEDDING_ENCODINGS),
+                required=False,
+                description="raw (stored float16, default) or quant8-zlib (per-channel uint8, zlib)",
+            )
+        ],
+        responses={
+            (200, EMBEDDING_CONTENT_TYPE): OpenApiTypes.BINARY,
+            400: ApiErrorSerializer,
+            404: ApiErrorSerializer,
+            409: OpenApiResponse(ApiErrorSerializer, description="embedding not ready"),
+        },
         operation_id="images_embedding",
     )
     def get(self, request, image_id: int):
         image = _image_or_404(request, image_id)
         embedding = selectors.embedding_for(image)
         if embedding is None:
-            raise ApiError("embedding_not_ready", f"The embedding of {image.original_filename} is not ready (status: {image.status}).", status_code=409)
+            raise ApiError(
+                "embedding_not_ready",
+                f"The embedding of {image.original_filename} is not ready (status: {image.status}).",
+                status_code=409,
+            )
         try:
             payload = services.embedding_bytes(embedding, request.query_params.get("encoding", "raw"))
         except services.MaskRejected as error:
@@ -123,8 +155,11 @@ class ImageMasksView(APIView):
         image = _image_or_404(request, image_id)
         return Response(MaskSerializer(selectors.masks_of(image), many=True).data)
 
-    @extend_schema(request=MaskWriteSerializer, responses={201: MaskSerializer, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
-                   operation_id="masks_create")
+    @extend_schema(
+        request=MaskWriteSerializer,
+        responses={201: MaskSerializer, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
+        operation_id="masks_create",
+    )
     def post(self, request, image_id: int):
         mask = _save(request, _image_or_404(request, image_id))
         return Response(MaskSerializer(mask).data, status=status.HTTP_201_CREATED)
@@ -137,8 +172,11 @@ class MaskDetailView(APIView):
     def get(self, request, mask_id: int):
         return Response(MaskSerializer(_mask_or_404(request, mask_id)).data)
 
-    @extend_schema(request=MaskWriteSerializer, responses={200: MaskSerializer, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
-                   operation_id="masks_update")
+    @extend_schema(
+        request=MaskWriteSerializer,
+        responses={200: MaskSerializer, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
+        operation_id="masks_update",
+    )
     def put(self, request, mask_id: int):
         mask = _mask_or_404(request, mask_id)
         return Response(MaskSerializer(_save(request, mask.image, mask)).data)
@@ -152,7 +190,11 @@ class MaskDetailView(APIView):
 class MaskExportView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(services.EXPORT_FORMATS))],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            400: ApiErrorSerializer,
+            404: ApiErrorSerializer,
+        },
         operation_id="masks_export",
     )
     def get(self, request, mask_id: int, fmt: str):
@@ -164,8 +206,10 @@ class MaskExportView(APIView):
 
 
 class ImageMasksExportView(APIView):
-    @extend_schema(responses={(200, "application/json"): OpenApiTypes.BINARY, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
-                   operation_id="masks_export_coco")
+    @extend_schema(
+        responses={(200, "application/json"): OpenApiTypes.BINARY, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
+        operation_id="masks_export_coco",
+    )
     def get(self, request, image_id: int):
         image = _image_or_404(request, image_id)
         try:
@@ -187,10 +231,15 @@ def browser_decoder(request, version_id: int):
     return response
 
 
-
 class ImagePixelsView(APIView):
-    @extend_schema(responses={(200, EMBEDDING_CONTENT_TYPE): OpenApiTypes.BINARY, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
-                   operation_id="images_pixels")
+    @extend_schema(
+        responses={
+            (200, EMBEDDING_CONTENT_TYPE): OpenApiTypes.BINARY,
+            400: ApiErrorSerializer,
+            404: ApiErrorSerializer,
+        },
+        operation_id="images_pixels",
+    )
     def get(self, request, image_id: int):
         image = _image_or_404(request, image_id)
         try:

@@ -36,7 +36,7 @@ class ReadResult:
     samples: list[Sample] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
-    def extend(self, other: "ReadResult") -> None:
+    def extend(self, other: ReadResult) -> None:
         self.samples.extend(other.samples)
         self.problems.extend(other.problems)
 
@@ -83,7 +83,7 @@ def pair_by_stem(
     ``sample_fields(key, path)`` may add fields (group, label, subset) to each sample.
     """
     result = ReadResult()
-    by_key = {key: path for key, path in images}
+    by_key = dict(images)
     folded = {key.casefold(): key for key in by_key}
     assigned: dict[str, list[Path]] = {}
     for key, mask_path in masks:
@@ -115,8 +115,16 @@ def pair_by_stem(
         extra = dict(sample_fields(key, image_path)) if sample_fields else {}
         found = tuple(sorted(assigned.get(key, ())))
         if found:
-            sample = make_sample(ctx, id=stem, image_path=image_path, format=format, mask_paths=found,
-                                 mask_rule=mask_rule, mask_label=ctx.mask_label, **extra)
+            sample = make_sample(
+                ctx,
+                id=stem,
+                image_path=image_path,
+                format=format,
+                mask_paths=found,
+                mask_rule=mask_rule,
+                mask_label=ctx.mask_label,
+                **extra,
+            )
         else:
             sample = make_sample(ctx, id=stem, image_path=image_path, format=format, unlabelled=True, **extra)
             if expect_masks:

@@ -68,9 +68,11 @@ def read(root: Path, ctx: ReadContext) -> ReadResult:
         for stem in sorted(images):
             path = images[stem]
             found = tuple(sorted(masks.get(stem, ())))
-            common = dict(id=stem, image_path=path, format=KEY, label=label)
+            common = {"id": stem, "image_path": path, "format": KEY, "label": label}
             if found:
-                sample = make_sample(ctx, mask_paths=found, negative=negative_class, mask_label=ctx.mask_label, **common)
+                sample = make_sample(
+                    ctx, mask_paths=found, negative=negative_class, mask_label=ctx.mask_label, **common
+                )
             elif negative_class:
                 sample = make_sample(ctx, negative=True, **common)  # no lesion: an empty mask is implied
             else:

@@ -90,10 +90,15 @@ def read(root: Path, ctx: ReadContext) -> ReadResult:
         return _read_manifest(manifest, ctx)
     named = _named_manifest(root)
     if named is not None:
-        return ReadResult(problems=[Problem(
-            "manifest_invalid", ctx.rel(named),
-            f"{ctx.rel(named)} has no 'image' and 'mask' columns; the first line must name them (e.g. image,mask)",
-        )])
+        return ReadResult(
+            problems=[
+                Problem(
+                    "manifest_invalid",
+                    ctx.rel(named),
+                    f"{ctx.rel(named)} has no 'image' and 'mask' columns; the first line must name them (e.g. image,mask)",
+                )
+            ]
+        )
     images_dir = find_child(root, *IMAGE_FOLDERS)
     if images_dir is not None and _image_files(images_dir):
         masks_dir = find_child(root, *MASK_FOLDERS)
@@ -105,8 +110,12 @@ def read(root: Path, ctx: ReadContext) -> ReadResult:
             return {"label": folder.split("/")[0]} if folder else {}
 
         return pair_by_stem(
-            ctx, keyed(images, images_dir), keyed(masks, masks_dir) if masks_dir else [],
-            format=KEY, expect_masks=masks_dir is not None, sample_fields=fields,
+            ctx,
+            keyed(images, images_dir),
+            keyed(masks, masks_dir) if masks_dir else [],
+            format=KEY,
+            expect_masks=masks_dir is not None,
+            sample_fields=fields,
         )
     images, masks = _flat_split(root)
     return pair_by_stem(ctx, keyed(images, root), keyed(masks, root), format=KEY)
@@ -125,7 +134,9 @@ def _read_manifest(manifest: Path, ctx: ReadContext) -> ReadResult:
         with open(manifest, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        result.problems.append(Problem("manifest_invalid", rel_manifest, f"{rel_manifest} cannot be read as CSV: {error}"))
+        result.problems.append(
+            Problem("manifest_invalid", rel_manifest, f"{rel_manifest} cannot be read as CSV: {error}")
+        )
         return result
     for number, raw in enumerate(rows, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
@@ -139,26 +150,41 @@ def _read_manifest(manifest: Path, ctx: ReadContext) -> ReadResult:
         bad = [p for p in (image_path, *mask_paths) if not _inside(p, ctx.base)]
         if any(Path(c).is_absolute() or ".." in Path(c).parts for c in [image_cell, *mask_cell.split(";")]) or bad:
             result.problems.append(
-                Problem("manifest_missing_file", rel_manifest,
-                        f"{where} names a path outside the dataset folder ({image_cell!r}, {mask_cell!r}); "
-                        "use paths relative to the manifest")
+                Problem(
+                    "manifest_missing_file",
+                    rel_manifest,
+                    f"{where} names a path outside the dataset folder ({image_cell!r}, {mask_cell!r}); "
+                    "use paths relative to the manifest",
+                )
             )
             continue
         missing = [p for p in (image_path, *mask_paths) if not p.is_file()]
         if missing:
             result.problems.append(
-                Problem("manifest_missing_file", ctx.rel(missing[0]),
-                        f"{where} names {ctx.rel(missing[0])}, which does not exist; fix the path or remove the row")
+                Problem(
+                    "manifest_missing_file",
+                    ctx.rel(missing[0]),
+                    f"{where} names {ctx.rel(missing[0])}, which does not exist; fix the path or remove the row",
+                )
             )
             continue
         sample_id = row.get("id") or image_path.stem
         group = next((row[c] for c in GROUP_COLUMNS if row.get(c)), sample_id)
         label = next((row[c] for c in CLASS_COLUMNS if row.get(c)), None)
         if mask_paths:
-            sample = make_sample(ctx, id=sample_id, image_path=image_path, format=KEY, group=group, label=label,
-                                 mask_paths=mask_paths, mask_label=ctx.mask_label)
+            sample = make_sample(
+                ctx,
+                id=sample_id,
+                image_path=image_path,
+                format=KEY,
+                group=group,
+                label=label,
+                mask_paths=mask_paths,
+                mask_label=ctx.mask_label,
+            )
         else:
-            sample = make_sample(ctx, id=sample_id, image_path=image_path, format=KEY, group=group, label=label,
-                                 unlabelled=True)
+            sample = make_sample(
+                ctx, id=sample_id, image_path=image_path, format=KEY, group=group, label=label, unlabelled=True
+            )
         result.samples.append(sample)
     return result

@@ -73,11 +73,20 @@ def read(root: Path, ctx: ReadContext) -> ReadResult:
             group = f"test-{subject}" if subset == "test" else subject
             annotation = annotations.get(stem)
             if annotation is not None:
-                sample = make_sample(ctx, id=sample_id, image_path=path, format=KEY, group=group, subset=subset,
-                                     mask_paths=(annotation,), mask_rule=RULE_OUTLINE)
+                sample = make_sample(
+                    ctx,
+                    id=sample_id,
+                    image_path=path,
+                    format=KEY,
+                    group=group,
+                    subset=subset,
+                    mask_paths=(annotation,),
+                    mask_rule=RULE_OUTLINE,
+                )
             else:
-                sample = make_sample(ctx, id=sample_id, image_path=path, format=KEY, group=group, subset=subset,
-                                     unlabelled=True)
+                sample = make_sample(
+                    ctx, id=sample_id, image_path=path, format=KEY, group=group, subset=subset, unlabelled=True
+                )
                 if expect:
                     result.problems.append(
                         Problem(

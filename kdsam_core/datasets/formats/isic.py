@@ -48,10 +48,7 @@ def _candidate_folders(root: Path) -> list[Path]:
 
 
 def _has_isic_files(folder: Path, limit: int = 50) -> bool:
-    for path in files_in(folder)[:limit]:
-        if IMAGE_NAME.match(path.name) or MASK_NAME.match(path.name):
-            return True
-    return False
+    return any(IMAGE_NAME.match(path.name) or MASK_NAME.match(path.name) for path in files_in(folder)[:limit])
 
 
 def detect(root: Path) -> bool:
@@ -78,8 +75,15 @@ def read(root: Path, ctx: ReadContext) -> ReadResult:
         for path, subset in images[isic_id]:
             mask = masks.get(isic_id)
             if mask is not None:
-                sample = make_sample(ctx, id=path.stem, image_path=path, format=KEY, mask_paths=(mask,),
-                                     subset=subset, mask_label=ctx.mask_label)
+                sample = make_sample(
+                    ctx,
+                    id=path.stem,
+                    image_path=path,
+                    format=KEY,
+                    mask_paths=(mask,),
+                    subset=subset,
+                    mask_label=ctx.mask_label,
+                )
             else:
                 sample = make_sample(ctx, id=path.stem, image_path=path, format=KEY, unlabelled=True, subset=subset)
                 if subset in mask_subsets:

@@ -6,73 +6,137 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('state', models.CharField(choices=[('uploading', 'Uploading'), ('uploaded', 'Uploaded'), ('validating', 'Validating'), ('awaiting_confirmation', 'Awaiting Confirmation'), ('importing', 'Importing'), ('ready', 'Ready'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='uploading', max_length=24)),
-                ('format', models.CharField(blank=True, help_text='Detected (or forced) format key.', max_length=32)),
-                ('requested_format', models.CharField(blank=True, help_text="Format forced at upload ('' = detect).", max_length=32)),
-                ('mask_label', models.IntegerField(blank=True, null=True)),
-                ('original_filename', models.CharField(blank=True, max_length=255)),
-                ('upload_path', models.CharField(blank=True, help_text='Archive under the data dir while uploading/validating.', max_length=500)),
-                ('upload_size', models.BigIntegerField(default=0, help_text='Declared archive size in bytes.')),
-                ('upload_received', models.BigIntegerField(default=0)),
-                ('source_path', models.CharField(blank=True, help_text='Server-side folder (staff imports).', max_length=1000)),
-                ('report', models.JSONField(blank=True, null=True)),
-                ('skip_codes', models.JSONField(blank=True, default=list)),
-                ('skip_samples', models.JSONField(blank=True, default=list)),
-                ('keep_duplicates', models.BooleanField(default=False)),
-                ('split_seed', models.IntegerField(default=0)),
-                ('split_ratios', models.JSONField(default=dict)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('progress_stage', models.CharField(blank=True, max_length=32)),
-                ('progress_done', models.BigIntegerField(default=0)),
-                ('progress_total', models.BigIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('task_id', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='datasets', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='datasets', to='accounts.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("uploading", "Uploading"),
+                            ("uploaded", "Uploaded"),
+                            ("validating", "Validating"),
+                            ("awaiting_confirmation", "Awaiting Confirmation"),
+                            ("importing", "Importing"),
+                            ("ready", "Ready"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="uploading",
+                        max_length=24,
+                    ),
+                ),
+                ("format", models.CharField(blank=True, help_text="Detected (or forced) format key.", max_length=32)),
+                (
+                    "requested_format",
+                    models.CharField(blank=True, help_text="Format forced at upload ('' = detect).", max_length=32),
+                ),
+                ("mask_label", models.IntegerField(blank=True, null=True)),
+                ("original_filename", models.CharField(blank=True, max_length=255)),
+                (
+                    "upload_path",
+                    models.CharField(
+                        blank=True, help_text="Archive under the data dir while uploading/validating.", max_length=500
+                    ),
+                ),
+                ("upload_size", models.BigIntegerField(default=0, help_text="Declared archive size in bytes.")),
+                ("upload_received", models.BigIntegerField(default=0)),
+                (
+                    "source_path",
+                    models.CharField(blank=True, help_text="Server-side folder (staff imports).", max_length=1000),
+                ),
+                ("report", models.JSONField(blank=True, null=True)),
+                ("skip_codes", models.JSONField(blank=True, default=list)),
+                ("skip_samples", models.JSONField(blank=True, default=list)),
+                ("keep_duplicates", models.BooleanField(default=False)),
+                ("split_seed", models.IntegerField(default=0)),
+                ("split_ratios", models.JSONField(default=dict)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("progress_stage", models.CharField(blank=True, max_length=32)),
+                ("progress_done", models.BigIntegerField(default=0)),
+                ("progress_total", models.BigIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("task_id", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="datasets",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="datasets", to="accounts.team"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='DatasetItem',
+            name="DatasetItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_id', models.CharField(help_text="The image file's stem (unique in the dataset).", max_length=255)),
-                ('image_file', models.CharField(help_text='Object path relative to MEDIA_ROOT.', max_length=255)),
-                ('mask_file', models.CharField(blank=True, help_text='Binary PNG (0/255); empty when unlabelled.', max_length=255)),
-                ('sha256', models.CharField(db_index=True, help_text='SHA-256 of the stored image file.', max_length=64)),
-                ('mask_sha256', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('split', models.CharField(choices=[('train', 'Train'), ('val', 'Val'), ('test', 'Test')], db_index=True, max_length=8)),
-                ('split_group', models.CharField(max_length=255)),
-                ('class_label', models.CharField(blank=True, max_length=100)),
-                ('subset', models.CharField(blank=True, max_length=32)),
-                ('negative', models.BooleanField(default=False)),
-                ('unlabelled', models.BooleanField(default=False)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('source_image', models.CharField(blank=True, help_text='Path inside the source (for reference).', max_length=1000)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='datasets.dataset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "item_id",
+                    models.CharField(help_text="The image file's stem (unique in the dataset).", max_length=255),
+                ),
+                ("image_file", models.CharField(help_text="Object path relative to MEDIA_ROOT.", max_length=255)),
+                (
+                    "mask_file",
+                    models.CharField(
+                        blank=True, help_text="Binary PNG (0/255); empty when unlabelled.", max_length=255
+                    ),
+                ),
+                (
+                    "sha256",
+                    models.CharField(db_index=True, help_text="SHA-256 of the stored image file.", max_length=64),
+                ),
+                ("mask_sha256", models.CharField(blank=True, db_index=True, max_length=64)),
+                (
+                    "split",
+                    models.CharField(
+                        choices=[("train", "Train"), ("val", "Val"), ("test", "Test")], db_index=True, max_length=8
+                    ),
+                ),
+                ("split_group", models.CharField(max_length=255)),
+                ("class_label", models.CharField(blank=True, max_length=100)),
+                ("subset", models.CharField(blank=True, max_length=32)),
+                ("negative", models.BooleanField(default=False)),
+                ("unlabelled", models.BooleanField(default=False)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                (
+                    "source_image",
+                    models.CharField(blank=True, help_text="Path inside the source (for reference).", max_length=1000),
+                ),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="datasets.dataset"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['item_id'],
-                'constraints': [models.UniqueConstraint(fields=('dataset', 'item_id'), name='one_item_id_per_dataset')],
+                "ordering": ["item_id"],
+                "constraints": [models.UniqueConstraint(fields=("dataset", "item_id"), name="one_item_id_per_dataset")],
             },
         ),
     ]

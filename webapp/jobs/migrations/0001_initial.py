@@ -6,43 +6,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('distill', 'encoder distillation (phase 1)'), ('finetune', 'decoder fine-tuning (phase 2)'), ('evaluate', 'evaluation'), ('export', 'ONNX export'), ('embed', 'precompute embeddings')], max_length=16)),
-                ('params', models.JSONField(default=dict, help_text='Validated parameters, defaults filled in.')),
-                ('queue', models.CharField(default='gpu', max_length=16)),
-                ('priority', models.SmallIntegerField(default=0, help_text='Higher runs first (0–9).')),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=16)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('progress', models.JSONField(blank=True, default=dict, help_text='Latest progress event.')),
-                ('history', models.JSONField(blank=True, default=list, help_text='One entry per finished epoch (losses, lr).')),
-                ('log_tail', models.TextField(blank=True)),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('worker_host', models.CharField(blank=True, max_length=200)),
-                ('task_id', models.CharField(blank=True, max_length=64)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('max_attempts', models.PositiveSmallIntegerField(default=3)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('owner', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='jobs', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to='accounts.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("distill", "encoder distillation (phase 1)"),
+                            ("finetune", "decoder fine-tuning (phase 2)"),
+                            ("evaluate", "evaluation"),
+                            ("export", "ONNX export"),
+                            ("embed", "precompute embeddings"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("params", models.JSONField(default=dict, help_text="Validated parameters, defaults filled in.")),
+                ("queue", models.CharField(default="gpu", max_length=16)),
+                ("priority", models.SmallIntegerField(default=0, help_text="Higher runs first (0–9).")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("progress", models.JSONField(blank=True, default=dict, help_text="Latest progress event.")),
+                (
+                    "history",
+                    models.JSONField(blank=True, default=list, help_text="One entry per finished epoch (losses, lr)."),
+                ),
+                ("log_tail", models.TextField(blank=True)),
+                ("result", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("worker_host", models.CharField(blank=True, max_length=200)),
+                ("task_id", models.CharField(blank=True, max_length=64)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("max_attempts", models.PositiveSmallIntegerField(default=3)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="jobs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="jobs", to="accounts.team"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

@@ -4,33 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('weights', models.CharField(choices=[('trained', 'trained weights'), ('random', 'random initialisation')], max_length=16)),
-                ('checkpoint', models.FileField(max_length=500, upload_to='models/')),
-                ('checkpoint_sha256', models.CharField(max_length=64)),
-                ('source', models.CharField(blank=True, max_length=500)),
-                ('decoder_onnx', models.FileField(max_length=500, upload_to='models/')),
-                ('decoder_sha256', models.CharField(max_length=64)),
-                ('image_size', models.PositiveIntegerField(default=1024)),
-                ('parameters', models.JSONField(default=dict)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('is_active', models.BooleanField(default=False, help_text='The version the segmentation UI uses.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "weights",
+                    models.CharField(
+                        choices=[("trained", "trained weights"), ("random", "random initialisation")], max_length=16
+                    ),
+                ),
+                ("checkpoint", models.FileField(max_length=500, upload_to="models/")),
+                ("checkpoint_sha256", models.CharField(max_length=64)),
+                ("source", models.CharField(blank=True, max_length=500)),
+                ("decoder_onnx", models.FileField(max_length=500, upload_to="models/")),
+                ("decoder_sha256", models.CharField(max_length=64)),
+                ("image_size", models.PositiveIntegerField(default=1024)),
+                ("parameters", models.JSONField(default=dict)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("is_active", models.BooleanField(default=False, help_text="The version the segmentation UI uses.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('is_active',), name='one_active_model_version')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_active", True)), fields=("is_active",), name="one_active_model_version"
+                    )
+                ],
             },
         ),
     ]

@@ -6,68 +6,103 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('jobs', '0001_initial'),
-        ('registry', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("jobs", "0001_initial"),
+        ("registry", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelversion',
-            name='architecture',
-            field=models.CharField(choices=[('kdsam', 'KD-SAM (ResNet-50 student)'), ('sam_vit_h', 'SAM ViT-H'), ('sam_vit_l', 'SAM ViT-L'), ('sam_vit_b', 'SAM ViT-B'), ('mobilesam', 'MobileSAM (TinyViT)'), ('tiny_teacher', 'tiny test ViT')], default='kdsam', max_length=32),
+            model_name="modelversion",
+            name="architecture",
+            field=models.CharField(
+                choices=[
+                    ("kdsam", "KD-SAM (ResNet-50 student)"),
+                    ("sam_vit_h", "SAM ViT-H"),
+                    ("sam_vit_l", "SAM ViT-L"),
+                    ("sam_vit_b", "SAM ViT-B"),
+                    ("mobilesam", "MobileSAM (TinyViT)"),
+                    ("tiny_teacher", "tiny test ViT"),
+                ],
+                default="kdsam",
+                max_length=32,
+            ),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL),
+            model_name="modelversion",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='decoder_onnx_quantized',
-            field=models.FileField(blank=True, max_length=500, upload_to='models/'),
+            model_name="modelversion",
+            name="decoder_onnx_quantized",
+            field=models.FileField(blank=True, max_length=500, upload_to="models/"),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='job',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='model_versions', to='jobs.job'),
+            model_name="modelversion",
+            name="job",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="model_versions",
+                to="jobs.job",
+            ),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='metrics',
-            field=models.JSONField(blank=True, default=dict, help_text='Evaluation results (Dice, IoU per dataset).'),
+            model_name="modelversion",
+            name="metrics",
+            field=models.JSONField(blank=True, default=dict, help_text="Evaluation results (Dice, IoU per dataset)."),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='registry.modelversion'),
+            model_name="modelversion",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="children",
+                to="registry.modelversion",
+            ),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='state',
-            field=models.CharField(choices=[('draft', 'Draft'), ('published', 'Published'), ('archived', 'Archived')], db_index=True, default='published', max_length=16),
+            model_name="modelversion",
+            name="state",
+            field=models.CharField(
+                choices=[("draft", "Draft"), ("published", "Published"), ("archived", "Archived")],
+                db_index=True,
+                default="published",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='teacher',
+            model_name="modelversion",
+            name="teacher",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='team',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='model_versions', to='accounts.team'),
+            model_name="modelversion",
+            name="team",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="model_versions",
+                to="accounts.team",
+            ),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='training_data',
+            model_name="modelversion",
+            name="training_data",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AlterField(
-            model_name='modelversion',
-            name='is_active',
+            model_name="modelversion",
+            name="is_active",
             field=models.BooleanField(default=False, help_text="The deployment's default model for new images."),
         ),
     ]

@@ -6,46 +6,81 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0002_modelversion_architecture_modelversion_created_by_and_more'),
-        ('segmentation', '0001_initial'),
+        ("registry", "0002_modelversion_architecture_modelversion_created_by_and_more"),
+        ("segmentation", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='image',
-            name='dicom_file',
-            field=models.FileField(blank=True, help_text='De-identified copy (allow-listed attributes only) of a DICOM upload.', max_length=500, upload_to='dicom/'),
+            model_name="image",
+            name="dicom_file",
+            field=models.FileField(
+                blank=True,
+                help_text="De-identified copy (allow-listed attributes only) of a DICOM upload.",
+                max_length=500,
+                upload_to="dicom/",
+            ),
         ),
         migrations.AddField(
-            model_name='image',
-            name='display_meta',
-            field=models.JSONField(blank=True, default=dict, help_text='DICOM: modality, value range, window and presets.'),
+            model_name="image",
+            name="display_meta",
+            field=models.JSONField(
+                blank=True, default=dict, help_text="DICOM: modality, value range, window and presets."
+            ),
         ),
         migrations.AddField(
-            model_name='image',
-            name='source_format',
-            field=models.CharField(blank=True, help_text='png, jpeg, tiff, bmp or dicom (converted to PNG for display)', max_length=16),
+            model_name="image",
+            name="source_format",
+            field=models.CharField(
+                blank=True, help_text="png, jpeg, tiff, bmp or dicom (converted to PNG for display)", max_length=16
+            ),
         ),
         migrations.CreateModel(
-            name='Mask',
+            name="Mask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(max_length=100)),
-                ('color', models.CharField(default='#1e90ff', help_text='#rrggbb', max_length=7)),
-                ('rle', models.JSONField(help_text='Uncompressed COCO RLE {"size": [h, w], "counts": [...]}, column-major.')),
-                ('area', models.PositiveIntegerField()),
-                ('prompts', models.JSONField(blank=True, default=dict, help_text='{"points": [[x, y, label]], "box": [x0, y0, x1, y1] | null}')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='masks', to=settings.AUTH_USER_MODEL)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='masks', to='segmentation.image')),
-                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='masks', to='registry.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("label", models.CharField(max_length=100)),
+                ("color", models.CharField(default="#1e90ff", help_text="#rrggbb", max_length=7)),
+                (
+                    "rle",
+                    models.JSONField(
+                        help_text='Uncompressed COCO RLE {"size": [h, w], "counts": [...]}, column-major.'
+                    ),
+                ),
+                ("area", models.PositiveIntegerField()),
+                (
+                    "prompts",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='{"points": [[x, y, label]], "box": [x0, y0, x1, y1] | null}',
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="masks", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="masks", to="segmentation.image"
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="masks", to="registry.modelversion"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
     ]

@@ -15,9 +15,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--min-age", type=float, default=3600, help="only files older than this many seconds")
-        parser.add_argument("--stale-upload", type=float, default=None,
-                            help="cancel uploads idle in 'uploading' for this many seconds "
-                                 "(default: KDSAM_DATASET_UPLOAD_STALE_HOURS, 24 h)")
+        parser.add_argument(
+            "--stale-upload",
+            type=float,
+            default=None,
+            help="cancel uploads idle in 'uploading' for this many seconds "
+            "(default: KDSAM_DATASET_UPLOAD_STALE_HOURS, 24 h)",
+        )
 
     def handle(self, *args, **options):
         result = services.collect_garbage(min_age_s=options["min_age"], stale_upload_s=options["stale_upload"])

@@ -24,8 +24,13 @@ class Command(BaseCommand):
         parser.add_argument("--mask-label", type=int, default=None)
         parser.add_argument("--seed", type=int, default=conf.DEFAULT_SEED)
         parser.add_argument("--ratios", default="0.8,0.1,0.1", help="train,val,test ratios")
-        parser.add_argument("--skip", action="append", default=[], choices=conf.SKIPPABLE_CHOICES,
-                            help="skip the samples with this problem instead of the default action (repeatable)")
+        parser.add_argument(
+            "--skip",
+            action="append",
+            default=[],
+            choices=conf.SKIPPABLE_CHOICES,
+            help="skip the samples with this problem instead of the default action (repeatable)",
+        )
         parser.add_argument("--keep-duplicates", action="store_true")
         parser.add_argument("--dry-run", action="store_true", help="validate and print the report only")
 
@@ -41,15 +46,26 @@ class Command(BaseCommand):
                 raise CommandError(f"no user {options['user']!r}")
         try:
             upload = services.create_folder_import(
-                user, team.pk, name=options["name"], path=options["path"], format=options["format"],
-                mask_label=options["mask_label"], seed=options["seed"], ratios=options["ratios"], enqueue=False, any_path=True,
+                user,
+                team.pk,
+                name=options["name"],
+                path=options["path"],
+                format=options["format"],
+                mask_label=options["mask_label"],
+                seed=options["seed"],
+                ratios=options["ratios"],
+                enqueue=False,
+                any_path=True,
             )
         except services.DatasetRejected as error:
             raise CommandError(error.message) from error
         # Like the web flow: an upload session; a dataset exists only if the import succeeds.
         upload = services.validate(upload.pk)
         report = upload.report or {}
-        summary = {k: report.get(k) for k in ("format", "images", "pairs", "unlabelled", "negatives", "skipped", "problem_counts")}
+        summary = {
+            k: report.get(k)
+            for k in ("format", "images", "pairs", "unlabelled", "negatives", "skipped", "problem_counts")
+        }
         self.stdout.write(json.dumps(summary, indent=2))
         if upload.state != DatasetUpload.State.AWAITING_CONFIRMATION:
             raise CommandError(f"not importable (upload {upload.pk}): {upload.error}")
@@ -57,7 +73,9 @@ class Command(BaseCommand):
             services.cancel(upload, reason="Dry run (import_dataset --dry-run).")
             return
         try:
-            services.confirm(upload, skip_codes=options["skip"], keep_duplicates=options["keep_duplicates"], enqueue=False)
+            services.confirm(
+                upload, skip_codes=options["skip"], keep_duplicates=options["keep_duplicates"], enqueue=False
+            )
         except services.DatasetRejected as error:
             services.cancel(upload, reason=error.message)
             raise CommandError(error.message) from error
@@ -65,4 +83,6 @@ class Command(BaseCommand):
         if upload.state != DatasetUpload.State.IMPORTED:
             raise CommandError(f"import {upload.state} (upload {upload.pk}): {upload.error}")
         dataset = upload.dataset
-        self.stdout.write(self.style.SUCCESS(f"dataset {dataset.pk} {dataset.name!r}: {json.dumps(dataset.counts['splits'])}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"dataset {dataset.pk} {dataset.name!r}: {json.dumps(dataset.counts['splits'])}")
+        )

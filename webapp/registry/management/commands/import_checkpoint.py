@@ -7,8 +7,10 @@ from webapp.registry import services
 
 
 class Command(BaseCommand):
-    help = ("Verify an official SAM (vit_h/vit_l/vit_b) or MobileSAM (vit_t) checkpoint file and register it "
-            "as a model version (its SHA-256 is recorded; teachers of distillation jobs are found here).")
+    help = (
+        "Verify an official SAM (vit_h/vit_l/vit_b) or MobileSAM (vit_t) checkpoint file and register it "
+        "as a model version (its SHA-256 is recorded; teachers of distillation jobs are found here)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)

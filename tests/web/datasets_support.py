@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -27,7 +26,7 @@ def png(width: int = 16, height: int = 12, *, seed: int = 0, mode: str = "L") ->
 def mask_png(width: int = 16, height: int = 12, *, empty: bool = False, seed: int = 0) -> bytes:
     array = np.zeros((height, width), dtype=np.uint8)
     if not empty:
-        array[2:height - 2, 3:width - 3] = 255
+        array[2 : height - 2, 3 : width - 3] = 255
         array[np.random.default_rng(seed).random((height, width)) < 0.2] = 255  # distinct content per seed
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
@@ -59,7 +58,7 @@ def zip_bytes(files: dict[str, bytes], *, symlinks: dict[str, str] | None = None
             archive.writestr(name, content)
         for name, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(name)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             archive.writestr(info, target)
     return buffer.getvalue()
 
@@ -82,57 +81,23 @@ def media_files() -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
-def upload(client: APIClient, team_id: int, content: bytes, filename: str = "ds.zip", *, chunk: int | None = None, **extra):
+def upload(
+    client: APIClient, team_id: int, content: bytes, filename: str = "ds.zip", *, chunk: int | None = None, **extra
+):
     """Create the upload session and send the bytes (in chunks of ``chunk``); returns its id and the last response."""
-    response = client.post("/api/datasets/uploads/", {"team": team_id, "name": extra.pop("name", "ds"), "filename": filename,
-                                              "size": len(content), **extra}, format="json")
+    response = client.post(
+        "/api/datasets/uploads/",
+        {"team": team_id, "name": extra.pop("name", "ds"), "filename": filename, "size": len(content), **extra},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     session = response.json()
     chunk = chunk or len(content)
     for offset in range(0, len(content), chunk):
-        response = client.put(f"{session['upload_url']}?offset={offset}", content[offset:offset + chunk],
-                              content_type="application/octet-stream")
+        response = client.put(
+            f"{session['upload_url']}?offset={offset}",
+            content[offset : offset + chunk],
+            content_type="application/octet-stream",
+        )
         assert response.status_code == 200, response.content
     return session["id"], response
-
-
-@pytest.fixture
-def team(db):
-    from webapp.accounts.models import Team
-
-    return Team.objects.create(name="Radiology")
-
-
-def _member(django_user_model, team, username: str, role: str | None, **kwargs) -> APIClient:
-    from webapp.accounts.services import add_member
-
-    user = django_user_model.objects.create_user(username, password=None, **kwargs)  # no hashing: fast
-    if role:
-        add_member(team, user, role)
-    client = APIClient()
-    client.force_login(user)
-    client.user = user
-    return client
-
-
-@pytest.fixture
-def trainer(django_user_model, team) -> APIClient:
-    return _member(django_user_model, team, "trainer", "trainer")
-
-
-@pytest.fixture
-def team_clinician(django_user_model, team) -> APIClient:
-    return _member(django_user_model, team, "member-clinician", "clinician")
-
-
-@pytest.fixture
-def outsider(django_user_model, team) -> APIClient:
-    from webapp.accounts.models import Team
-
-    other = Team.objects.create(name="Other")
-    return _member(django_user_model, other, "outsider", "admin")
-
-
-@pytest.fixture
-def staff(django_user_model, team) -> APIClient:
-    return _member(django_user_model, team, "staff", "admin", is_staff=True)
