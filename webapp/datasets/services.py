@@ -36,6 +36,7 @@ from kdsam_core.datasets.problems import describe_blocking
 from kdsam_core.datasets.validate import default_workers, find_duplicates, safe_check_sample
 from webapp.datasets import conf, storage
 from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
+from webapp.kdsam_studio.api_errors import ApiError
 
 log = logging.getLogger(__name__)
 State = DatasetUpload.State
@@ -46,12 +47,11 @@ ACTIVE_STATES = (State.UPLOADING, State.VALIDATING, State.AWAITING_CONFIRMATION,
 SETTLED_STATES = (State.IMPORTED, State.FAILED, State.CANCELLED)
 
 
-class DatasetRejected(Exception):
-    """A request the user can fix; ``code`` is stable, ``message`` says what to do."""
+class DatasetRejected(ApiError):
+    """A dataset request the user can fix; ``code`` is stable, ``message`` says what to do."""
 
     def __init__(self, code: str, message: str, *, field: str | None = None, status: int = 400):
-        super().__init__(message)
-        self.code, self.message, self.field, self.status = code, message, field, status
+        super().__init__(code, message, field=field, status_code=status)
 
 
 class ImportCancelled(Exception):

@@ -48,7 +48,7 @@ class RawBodyParser(BaseParser):
 
 
 def _rejected(error: services.DatasetRejected) -> ApiError:
-    return ApiError(error.code, error.message, field=error.field, status_code=error.status)
+    return ApiError(error.code, error.message, field=error.field, status_code=error.status_code)
 
 
 def _dataset_or_404(request, dataset_id: int, *, write: bool = False) -> Dataset:

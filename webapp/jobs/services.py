@@ -17,6 +17,7 @@ from webapp.accounts.selectors import TRAINING_ROLES
 from webapp.jobs.models import Job
 from webapp.jobs.params import QUEUE_BY_KIND, ParamsError, validate_params
 from webapp.jobs.progress import JobCancelled, JobProgressReporter, append_log, publish
+from webapp.kdsam_studio.api_errors import ApiError
 from webapp.registry import services as registry
 from webapp.registry.models import ModelVersion
 from webapp.registry.selectors import visible_model_versions
@@ -29,12 +30,11 @@ HEARTBEAT_INTERVAL = 30.0
 HEARTBEAT_STALE = timedelta(minutes=3)
 
 
-class JobSubmissionError(Exception):
+class JobSubmissionError(ApiError):
     """The job cannot be queued; ``message`` says what to fix (``field`` names the parameter)."""
 
     def __init__(self, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
+        super().__init__(code, message, field=field)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -19,17 +19,29 @@ class ApiErrorSerializer(serializers.Serializer):
     error = ApiErrorBodySerializer()
 
 
-class ApiError(exceptions.APIException):
-    """An error a user can act on: a stable ``code``, a message saying what and how to fix."""
+class ApiError(Exception):
+    """An error a user can act on: a stable ``code``, a message saying what and how to fix, the ``field`` at fault.
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    The one exception type of the API. Services raise it (or a subclass that names their domain, such as
+    ``DatasetRejected``); :func:`exception_handler` renders it, so views never translate errors.
+    """
+
+    status_code = 400
 
     def __init__(self, code: str, message: str, *, field: str | None = None, status_code: int | None = None):
-        super().__init__(detail=message, code=code)
-        self.error_code = code
+        super().__init__(message)
+        self.code = code
+        self.message = message
         self.field = field
         if status_code is not None:
             self.status_code = status_code
+
+    def body(self) -> dict[str, str]:
+        """The ``error`` object of the response: ``{"code", "message", "field"?}``."""
+        body = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
 
 
 def _first_message(detail) -> tuple[str, str | None]:
@@ -43,17 +55,13 @@ def _first_message(detail) -> tuple[str, str | None]:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, ApiError):
+        return Response({"error": exc.body()}, status=exc.status_code)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, ApiError):
-        body = {"code": exc.error_code, "message": str(exc.detail)}
-        if exc.field:
-            body["field"] = exc.field
-    else:
-        message, field = _first_message(response.data)
-        code = getattr(exc, "default_code", "error")
-        body = {"code": code, "message": message}
-        if field and field != "detail":
-            body["field"] = field
+    message, field = _first_message(response.data)
+    body = {"code": getattr(exc, "default_code", "error"), "message": message}
+    if field and field != "detail":
+        body["field"] = field
     return Response({"error": body}, status=response.status_code, headers=dict(response.items()))

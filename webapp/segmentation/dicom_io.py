@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kdsam_core.datasets.formats.dicom import window_to_uint8
+from webapp.kdsam_studio.api_errors import ApiError
 
 #: technical attributes copied from the upload (nothing that identifies a person, place or date)
 COPIED_TAGS = (
@@ -50,11 +51,11 @@ PRESETS = {
 }
 
 
-class DicomRejected(Exception):
+class DicomRejected(ApiError):
+    """A DICOM upload we cannot read or de-identify; ``message`` says what and how to fix it."""
+
     def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, field="file")
 
 
 @dataclass

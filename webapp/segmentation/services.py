@@ -23,6 +23,7 @@ from PIL import ImageOps, UnidentifiedImageError
 from kdsam_core import masks_io
 from kdsam_core.embedding_codec import decode_embedding, encode_embedding
 from kdsam_core.transforms import rgb_array
+from webapp.kdsam_studio.api_errors import ApiError
 from webapp.registry import services as registry_services
 from webapp.segmentation.models import Embedding, Image, Mask
 
@@ -34,13 +35,11 @@ CONVERTED_FORMATS = {"TIFF": "tiff", "BMP": "bmp"}
 ACCEPTED_TEXT = "PNG or JPEG (or TIFF, BMP, single-frame DICOM)"
 
 
-class UploadRejected(Exception):
+class UploadRejected(ApiError):
     """The upload is not an image we can segment; ``message`` says what and how to fix it."""
 
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    def __init__(self, code: str, message: str, *, field: str = "file"):
+        super().__init__(code, message, field=field)
 
 
 @dataclass(frozen=True)
@@ -170,6 +169,7 @@ def upload_model_version(owner, version_id: int | None):
         raise UploadRejected(
             "unknown_model_version",
             f"Model version {version_id} is not published for you; pick one from the model list (GET /api/models/).",
+            field="model_version",
         )
     return version
 
@@ -377,14 +377,11 @@ def embedding_bytes(embedding: Embedding, encoding: str = "raw") -> bytes:
 # --------------------------------------------------------------------------- masks
 
 
-class MaskRejected(Exception):
+class MaskRejected(ApiError):
     """A mask that cannot be saved; ``message`` says what and how to fix it."""
 
     def __init__(self, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+        super().__init__(code, message, field=field)
 
 
 def _checked_mask(image: Image, rle) -> np.ndarray:
