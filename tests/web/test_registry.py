@@ -10,11 +10,11 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from kdsam_core.hashing import file_sha256
 from kdsam_core.modeling.teachers import build_tiny_teacher_sam, save_teacher_state
 from tests.web.jobs_fixtures import make_dataset, make_team, make_tiny_model_version
 from webapp.jobs.models import Job
 from webapp.registry.models import ModelVersion
-from webapp.registry.services import sha256_file
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def tiny_teacher_file(tmp_path) -> Path:
 def test_import_checkpoint_verifies_the_file_and_records_its_sha256(tiny_teacher_file):
     call_command("import_checkpoint", str(tiny_teacher_file), "--kind", "tiny")
     version = ModelVersion.objects.get(architecture="tiny_teacher")
-    assert version.checkpoint_sha256 == sha256_file(tiny_teacher_file)
+    assert version.checkpoint_sha256 == file_sha256(tiny_teacher_file)
     assert version.state == "published" and version.team is None and version.teacher == "tiny"
     assert Path(version.checkpoint.path).read_bytes() == tiny_teacher_file.read_bytes()
 

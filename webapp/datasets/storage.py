@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from kdsam_core.hashing import file_sha256
 from webapp.datasets import conf
 
 _BUFFER = 1024 * 1024
@@ -24,14 +25,6 @@ def path_of(rel: str) -> Path:
 
 def object_rel(sha256: str, ext: str) -> str:
     return f"{conf.OBJECTS}/{sha256[:2]}/{sha256}{ext.lower()}"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_BUFFER):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _publish(write, rel: str) -> bool:
@@ -57,7 +50,7 @@ def _publish(write, rel: str) -> bool:
 
 def put_file(source: Path, ext: str) -> tuple[str, str, bool]:
     """Store a copy of ``source``; returns ``(rel, sha256, created)``."""
-    sha = sha256_file(source)
+    sha = file_sha256(source)
     rel = object_rel(sha, ext)
 
     def write(handle):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -14,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from kdsam_core.export import export_decoder_onnx
+from kdsam_core.hashing import file_sha256
 from kdsam_core.modeling import build_kdsam, count_parameters
 from kdsam_core.modeling.checkpoint import load_kdsam, save_kdsam
 from webapp.registry.models import ModelVersion
@@ -50,14 +50,6 @@ class MissingWeights(Exception):
     """A file of weights the work needs is not on the server; the message says which and where."""
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def weights_path() -> Path:
     return settings.STUDIO.weights_dir / KDSAM_WEIGHTS_FILENAME
 
@@ -84,7 +76,7 @@ def ensure_active_model_version() -> ModelVersion:
     current = active_model_version()
     trained = weights_path()
     if trained.is_file():
-        digest = sha256_file(trained)
+        digest = file_sha256(trained)
         if (
             current is not None
             and current.weights == ModelVersion.Weights.TRAINED
@@ -181,8 +173,8 @@ def register_files(
                     name=name,
                     weights=weights,
                     source=source,
-                    checkpoint_sha256=sha256_file(checkpoint),
-                    decoder_sha256=sha256_file(decoder_onnx),
+                    checkpoint_sha256=file_sha256(checkpoint),
+                    decoder_sha256=file_sha256(decoder_onnx),
                     image_size=model.image_encoder.img_size,
                     parameters=count_parameters(model),
                     metadata=_json_safe(metadata or {}),
@@ -215,7 +207,7 @@ def import_official_checkpoint(path: Path, kind: str, *, name: str | None = None
     if kind not in ARCHITECTURE_OF_TEACHER:
         raise ValueError(f"unknown checkpoint kind {kind!r}; choose one of {', '.join(ARCHITECTURE_OF_TEACHER)}")
     model = load_teacher_sam(kind, path)
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     existing = ModelVersion.objects.filter(architecture=ARCHITECTURE_OF_TEACHER[kind], checkpoint_sha256=digest).first()
     if existing is not None:
         return existing

@@ -17,7 +17,6 @@ or on first request, and kept under ``MEDIA_ROOT/browser-decoders/``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import threading
@@ -55,11 +54,3 @@ def ensure_browser_decoder(version: ModelVersion, model=None) -> Path:
             exported = export_decoder_onnx(model, Path(tmp) / "decoder.onnx", multimask=True, postprocess=False)
             os.replace(exported, path)
     return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
