@@ -235,7 +235,8 @@ def _extract_tar(path: Path, dest: Path, limits: Limits) -> None:
                     raise ArchiveError(
                         "archive_special_file",
                         name,
-                        f"archive entry {name!r} is a device, FIFO or other special file; only regular files are allowed",
+                        f"archive entry {name!r} is a device, FIFO or other special file; "
+                        "only regular files are allowed",
                     )
                 if not parts:
                     continue

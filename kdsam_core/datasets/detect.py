@@ -77,7 +77,8 @@ def detect_format(base: Path, format: str | None = None, max_depth: int = MAX_DE
                         Problem(
                             "ambiguous_format",
                             ".",
-                            f"several datasets were found: {listed}; upload one dataset at a time, or point to its folder",
+                            f"several datasets were found: {listed}; "
+                            "upload one dataset at a time, or point to its folder",
                         )
                     ],
                 )

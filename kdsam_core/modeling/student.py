@@ -26,8 +26,9 @@ class StudentEncoder(nn.Module):
     LayerNorm2d; the LayerNorm2d matches the normalisation at the end of SAM's own neck.
     """
 
-    def __init__(self, config: StudentConfig = StudentConfig()) -> None:
+    def __init__(self, config: StudentConfig | None = None) -> None:
         super().__init__()
+        config = config or StudentConfig()
         if config.trunk not in TRUNK_CHANNELS:
             raise ValueError(f"unknown student trunk {config.trunk!r}; choose one of {sorted(TRUNK_CHANNELS)}")
         if config.img_size % 32:

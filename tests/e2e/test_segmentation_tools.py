@@ -291,7 +291,9 @@ def test_display_options_outline_and_opacity_and_hover_preview(seg):
     outline = shown_mask(page)
     assert outline.sum() < filled.sum() and not (outline & ~filled).any()
     page.keyboard.press("o")
-    alpha = "() => { const c = document.querySelector('#mask-overlay'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let m = 0; for (let i = 3; i < d.length; i += 4) m = Math.max(m, d[i]); return m; }"
+    alpha = """() => { const c = document.querySelector('#mask-overlay');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let m = 0; for (let i = 3; i < d.length; i += 4) m = Math.max(m, d[i]); return m; }"""
     before = page.evaluate(alpha)
     page.keyboard.press("]")
     assert page.evaluate(alpha) > before
@@ -388,7 +390,8 @@ def test_dicom_opens_with_window_presets_and_drag_adjustment_and_segments(seg, t
     page.set_input_files("#upload-input", str(path))
     page.wait_for_selector("#viewer[data-state=ready] >> xpath=self::*[@data-window]", timeout=120_000)
     read_grey = """() => { const c = document.querySelector('#image-canvas');
-        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)); }"""
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        return Array.from(d.filter((_, i) => i % 4 === 0)); }"""
 
     def expected(center, width):
         return np.clip(np.floor(((hu - (center - 0.5)) / (width - 1) + 0.5) * 255 + 0.5), 0, 255).astype(int)

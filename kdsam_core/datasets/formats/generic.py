@@ -95,7 +95,8 @@ def read(root: Path, ctx: ReadContext) -> ReadResult:
                 Problem(
                     "manifest_invalid",
                     ctx.rel(named),
-                    f"{ctx.rel(named)} has no 'image' and 'mask' columns; the first line must name them (e.g. image,mask)",
+                    f"{ctx.rel(named)} has no 'image' and 'mask' columns; "
+                    "the first line must name them (e.g. image,mask)",
                 )
             ]
         )
