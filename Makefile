@@ -6,19 +6,28 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/studio.html frontend/vite.config.ts frontend/package.json -type f 2>/dev/null)
 
-.PHONY: run test test-python test-frontend install frontend chromium lock openapi bench clean help
+.PHONY: run test lint test-python test-frontend install frontend chromium lock openapi bench clean help
 
 help:
 	@echo "make run    install into .venv, build the frontend, migrate, start web + worker"
-	@echo "make test   install what tests need, then run every suite (Python, frontend, browser)"
+	@echo "make test   install what tests need, lint, then run every suite (Python, frontend, browser)"
+	@echo "make lint   ruff, mypy (kdsam_core), tsc over frontend src + tests, eslint"
 	@echo "make bench  run the CPU benchmarks and regenerate BENCHMARKS.md"
 
 run: install frontend
 	$(PY) -m webapp.run
 
-test: install frontend chromium
+test: lint frontend chromium
 	cd frontend && npm test
 	$(PY) -m pytest
+
+# Style and types, the first step of make test (and of CI). The same checks run as pre-commit hooks.
+lint: install frontend/node_modules/.package-lock.json
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	cd frontend && npm run typecheck
+	cd frontend && npm run lint
 
 test-python: install
 	$(PY) -m pytest -m "not e2e"
