@@ -6,15 +6,11 @@
  * the documented error JSON). Unsafe methods send X-CSRFToken from the
  * `csrftoken` cookie.
  */
-import type { ApiError, ImageObject, MaskObject, ModelVersion } from './api-types';
+import type { ApiError, ImageObject, MaskObject, ModelVersion, Session } from './api-types';
 import type { Rle } from './rle';
 
-export type { ApiError, ImageObject, MaskObject, ModelVersion };
+export type { ApiError, ImageObject, MaskObject, ModelVersion, Session };
 export type ImageStatus = ImageObject['status'];
-
-export interface Session {
-  user: { username: string; is_staff: boolean };
-}
 
 /** An error answer from the API (or a network failure, status 0). */
 export class ApiRequestError extends Error {

@@ -121,8 +121,8 @@ export class BrowserEncoder {
   async embed(pixels: Uint8ClampedArray, width: number, height: number): Promise<EncodedImage> {
     const m = await this.request({ type: 'embed', pixels, width, height }, [pixels.buffer as ArrayBuffer]);
     if (m.type !== 'embedding') throw new Error('encoder worker sent no embedding');
-    const { type: _t, requestId: _r, ...out } = m;
-    return out;
+    const { data, dims, inputSize, originalSize, preprocessMs, runMs } = m;
+    return { data, dims, inputSize, originalSize, preprocessMs, runMs };
   }
 
   dispose(): void {

@@ -1,7 +1,9 @@
 /**
- * A websocket with a polling fallback, shared by the image status feed and the job feeds:
- * reconnects with exponential backoff, reports when it is live, polls while it is not (and while
- * the owner still wants updates), and polls once on every (re)connect to catch up.
+ * A websocket with a polling fallback, the base of the image status feed (socket.ts) and the job
+ * feed (studio/jobs-client.ts): reconnects with exponential backoff, reports when it is live, polls
+ * while it is not (and while the subclass still wants updates), and polls once on every
+ * (re)connect to catch up. A subclass says what a message means (`handleMessage`), what one
+ * polling round does (`poll`) and whether polling is still useful (`shouldPoll`).
  */
 
 export const RECONNECT_MIN_MS = 1000;
@@ -17,17 +19,21 @@ export interface SocketLike {
 
 export interface LiveFeedOptions {
   openSocket: () => SocketLike;
-  /** A websocket message's data, as received. */
-  onMessage: (data: unknown) => void;
-  /** One polling round (errors are treated as transient: the next tick tries again). */
-  poll: () => Promise<void>;
-  /** Whether polling is still useful while the socket is down. */
-  shouldPoll: () => boolean;
   pollIntervalMs: number;
   onConnectionChange?: (live: boolean) => void;
 }
 
-export class LiveFeed {
+/** ws(s)://host{path} for the current page (`path` starts with `/`). */
+export function socketUrl(path: string, loc: { protocol: string; host: string } = location): string {
+  return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}${path}`;
+}
+
+/** Opens a browser WebSocket on `url`. */
+export function browserSocket(url: string): () => SocketLike {
+  return () => new WebSocket(url) as unknown as SocketLike;
+}
+
+export abstract class LiveFeed {
   private socket: SocketLike | null = null;
   private live = false;
   private stopped = true;
@@ -36,7 +42,18 @@ export class LiveFeed {
   private pollTimer: ReturnType<typeof setInterval> | null = null;
   private polling = false;
 
-  constructor(private readonly opts: LiveFeedOptions) {}
+  constructor(private readonly feedOptions: LiveFeedOptions) {}
+
+  /** A websocket message's data, as received. */
+  protected abstract handleMessage(data: unknown): void;
+
+  /** One polling round (errors are treated as transient: the next tick tries again). */
+  protected abstract poll(): Promise<void>;
+
+  /** Whether polling is still useful while the socket is down. */
+  protected shouldPoll(): boolean {
+    return true;
+  }
 
   get isLive(): boolean {
     return this.live;
@@ -69,9 +86,9 @@ export class LiveFeed {
 
   /** Re-evaluates whether to poll (call after the watched state changed). */
   updatePolling(): void {
-    const want = !this.stopped && !this.live && this.opts.shouldPoll();
+    const want = !this.stopped && !this.live && this.shouldPoll();
     if (want && !this.pollTimer) {
-      this.pollTimer = setInterval(() => void this.pollOnce(), this.opts.pollIntervalMs);
+      this.pollTimer = setInterval(() => void this.pollOnce(), this.feedOptions.pollIntervalMs);
     } else if (!want && this.pollTimer) {
       clearInterval(this.pollTimer);
       this.pollTimer = null;
@@ -82,7 +99,7 @@ export class LiveFeed {
     if (this.polling || this.stopped) return;
     this.polling = true;
     try {
-      await this.opts.poll();
+      await this.poll();
     } catch {
       // transient (server restarting, network): the next tick tries again
     } finally {
@@ -94,14 +111,14 @@ export class LiveFeed {
   private setLive(live: boolean): void {
     if (this.live === live) return;
     this.live = live;
-    this.opts.onConnectionChange?.(live);
+    this.feedOptions.onConnectionChange?.(live);
   }
 
   private connect(): void {
     if (this.stopped) return;
     let s: SocketLike;
     try {
-      s = this.opts.openSocket();
+      s = this.feedOptions.openSocket();
     } catch {
       this.scheduleReconnect();
       return;
@@ -113,7 +130,7 @@ export class LiveFeed {
       this.updatePolling();
       void this.pollOnce(); // catch up with changes missed while disconnected
     };
-    s.onmessage = (ev) => this.opts.onMessage(ev.data);
+    s.onmessage = (ev) => this.handleMessage(ev.data);
     s.onerror = () => {
       // onclose follows and handles the reconnect
     };

@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   // the model picker: published versions (GET /api/models/), the active one when the list is empty
   void model.then(async (active) => {
     const picker = $<HTMLSelectElement>('#model-picker');
-    let versions: ModelVersion[] = [];
+    let versions: ModelVersion[];
     try {
       versions = await api.listModels();
     } catch {

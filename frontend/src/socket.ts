@@ -5,7 +5,7 @@
  */
 import type { ImageObject } from './api-types';
 
-import { LiveFeed, type SocketLike } from './live-feed';
+import { LiveFeed, browserSocket, socketUrl, type SocketLike } from './live-feed';
 
 export type { SocketLike };
 export const POLL_INTERVAL_MS = 1000;
@@ -28,7 +28,7 @@ export function isTerminalStatus(status: ImageObject['status']): boolean {
 
 /** ws(s)://host/ws/images/ for the current page. */
 export function imagesSocketUrl(loc: { protocol: string; host: string } = location): string {
-  return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws/images/`;
+  return socketUrl('/ws/images/', loc);
 }
 
 /** Parses one websocket message; null when it is not an image.status message. */
@@ -44,31 +44,18 @@ export function parseStatusMessage(data: unknown): ImageObject | null {
   }
 }
 
-export class ImageStatusFeed {
+export class ImageStatusFeed extends LiveFeed {
   private readonly listeners = new Set<ImageListener>();
   private readonly tracked = new Set<number>();
-  private readonly opts: Required<Omit<StatusFeedOptions, 'onConnectionChange'>> &
-    Pick<StatusFeedOptions, 'onConnectionChange'>;
-  private readonly feed: LiveFeed;
+  private readonly fetchImage: (id: number) => Promise<ImageObject>;
 
   constructor(options: StatusFeedOptions) {
-    this.opts = {
-      openSocket: () => new WebSocket(imagesSocketUrl()) as unknown as SocketLike,
-      pollIntervalMs: POLL_INTERVAL_MS,
-      ...options,
-    };
-    this.feed = new LiveFeed({
-      openSocket: this.opts.openSocket,
-      onMessage: (data) => {
-        const image = parseStatusMessage(data);
-        if (image) this.emit(image);
-      },
-      poll: () => this.pollTracked(),
-      // polls while the socket is down and something is being embedded
-      shouldPoll: () => this.tracked.size > 0,
-      pollIntervalMs: this.opts.pollIntervalMs,
-      onConnectionChange: this.opts.onConnectionChange,
+    super({
+      openSocket: options.openSocket ?? (() => browserSocket(imagesSocketUrl())()),
+      pollIntervalMs: options.pollIntervalMs ?? POLL_INTERVAL_MS,
+      onConnectionChange: options.onConnectionChange,
     });
+    this.fetchImage = options.fetchImage;
   }
 
   /** Calls `listener` for every status update; returns an unsubscribe function. */
@@ -81,44 +68,38 @@ export class ImageStatusFeed {
   track(image: Pick<ImageObject, 'id' | 'status'>): void {
     if (isTerminalStatus(image.status)) this.tracked.delete(image.id);
     else this.tracked.add(image.id);
-    this.feed.updatePolling();
+    this.updatePolling();
   }
 
   get trackedIds(): number[] {
     return [...this.tracked];
   }
 
-  get isLive(): boolean {
-    return this.feed.isLive;
+  protected override handleMessage(data: unknown): void {
+    const image = parseStatusMessage(data);
+    if (image) this.emit(image);
   }
 
-  start(): void {
-    this.feed.start();
-  }
-
-  stop(): void {
-    this.feed.stop();
+  /** Polls while the socket is down and something is being embedded. */
+  protected override shouldPoll(): boolean {
+    return this.tracked.size > 0;
   }
 
   /** One GET per tracked image; updates are emitted like socket messages. */
-  pollOnce(): Promise<void> {
-    return this.feed.pollOnce();
-  }
-
-  private emit(image: ImageObject): void {
-    if (this.tracked.has(image.id) && isTerminalStatus(image.status)) this.tracked.delete(image.id);
-    for (const l of this.listeners) l(image);
-    this.feed.updatePolling();
-  }
-
-  private async pollTracked(): Promise<void> {
+  protected override async poll(): Promise<void> {
     for (const id of [...this.tracked]) {
       try {
-        this.emit(await this.opts.fetchImage(id));
+        this.emit(await this.fetchImage(id));
       } catch (err) {
         // 404: the image is gone; anything else is transient, try again next tick
         if ((err as { status?: unknown }).status === 404) this.tracked.delete(id);
       }
     }
+  }
+
+  private emit(image: ImageObject): void {
+    if (this.tracked.has(image.id) && isTerminalStatus(image.status)) this.tracked.delete(image.id);
+    for (const l of this.listeners) l(image);
+    this.updatePolling();
   }
 }

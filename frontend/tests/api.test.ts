@@ -20,7 +20,7 @@ describe('api client', () => {
   });
 
   it('sends X-CSRFToken from the csrftoken cookie on POST only', async () => {
-    const fetch = vi.fn(async (_url: RequestInfo | URL, _init?: RequestInit) => jsonResponse({ id: 1 }, 201));
+    const fetch = vi.fn<typeof globalThis.fetch>(async () => jsonResponse({ id: 1 }, 201));
     const api = new ApiClient({ fetch, cookie: () => 'sessionid=s; csrftoken=tok%3D1; other=x' });
     await api.uploadImage(new Blob(['x'], { type: 'image/png' }), 'a.png');
     const [url, init] = fetch.mock.calls[0];

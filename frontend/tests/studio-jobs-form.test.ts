@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiRequestError } from '../src/api';
-import type { FieldSchema } from '../src/studio/jobs-api';
-import { hashQuery } from '../src/studio/jobs-api';
+import type { FieldSchema } from '../src/studio/jobs-client';
+import { hashQuery } from '../src/studio/router';
 import {
   coerceField,
   collectParams,

@@ -1,25 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobObject } from '../src/api-types';
-import {
-  JobFeed,
-  JobsApi,
-  formatDuration,
-  formatEta,
-  formatNumber,
-  formatThroughput,
-  isStale,
-  jobFileUrl,
-  jobQuery,
-  jobsSocketUrl,
-  liveFromEvent,
-  parseJobMessage,
-  progressFraction,
-  progressText,
-  reduceJobList,
-  reduceJobView,
-  speedText,
-  type ProgressEvent,
-} from '../src/studio/jobs-api';
+import { JobFeed, JobsApi, jobFileUrl, jobQuery, jobsSocketUrl } from '../src/studio/jobs-client';
+import { isStale, liveFromEvent, parseJobMessage, reduceJobList, reduceJobView, type ProgressEvent } from '../src/studio/jobs-state';
+import { formatDuration, formatEta, formatNumber, formatThroughput, progressFraction, progressText, speedText } from '../src/studio/jobs-text';
 import { FakeSocket } from './helpers/fake-socket';
 
 function event(over: Partial<ProgressEvent> = {}): ProgressEvent {

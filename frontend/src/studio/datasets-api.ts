@@ -12,6 +12,7 @@ import type {
   DatasetItemPage,
   DatasetReport,
   DatasetUpload,
+  Session,
   TeamMembership,
 } from '../api-types';
 
@@ -22,7 +23,7 @@ export type Split = 'train' | 'val' | 'test';
 export type DatasetsApiOptions = ApiClientOptions;
 
 export class DatasetsApi extends HttpClient {
-  session(): Promise<{ user: { username: string; is_staff: boolean } }> {
+  session(): Promise<Session> {
     return this.json('/api/session/');
   }
 

@@ -51,6 +51,12 @@ export function compilePattern(pattern: string): { regex: RegExp; keys: string[]
   return { regex: new RegExp(`^${body}/?$`), keys };
 }
 
+/** The query part of the current hash (`#/jobs/new/export?model_version=3` → `model_version=3`). */
+export function hashQuery(hash: string = typeof location === 'undefined' ? '' : location.hash): URLSearchParams {
+  const i = hash.indexOf('?');
+  return new URLSearchParams(i < 0 ? '' : hash.slice(i + 1));
+}
+
 /** `#/datasets/5?x` → `/datasets/5`; empty → `/`. */
 export function hashPath(hash: string): string {
   const raw = hash.replace(/^#/, '').split('?')[0];

@@ -5,22 +5,12 @@
  * Other sections link here with `jobFormPath(kind, {dataset})`.
  */
 import { ApiRequestError, errorMessage } from '../../api';
+import type { Dataset, ModelVersion, TeamMembership } from '../../api-types';
 import { h } from '../dom';
-import {
-  JOB_KINDS,
-  KIND_TEXT,
-  TRAINING_ROLES,
-  hashQuery,
-  type Dataset,
-  type FieldSchema,
-  type JobKind,
-  type JobPagesDeps,
-  type JobsApi,
-  type KindSchema,
-  type ModelVersion,
-  type TeamMembership,
-} from '../jobs-api';
-import type { RouteContext } from '../router';
+import type { FieldSchema, JobPagesDeps, JobsApi, KindSchema } from '../jobs-client';
+import { JOB_KINDS, TRAINING_ROLES, type JobKind } from '../jobs-state';
+import { KIND_TEXT } from '../jobs-text';
+import { hashQuery, type RouteContext } from '../router';
 
 export interface JobFormPrefill {
   dataset?: number;

@@ -5,40 +5,28 @@
  * and the forms that start jobs (job-form.ts).
  */
 import { errorMessage } from '../../api';
+import type { JobObject, TeamMembership } from '../../api-types';
+import { browserSocket, type SocketLike } from '../../live-feed';
 import { layoutChart, lossSeries, lrSeries, renderChart, type Series } from '../chart';
 import { h } from '../dom';
+import { JobFeed, JobsApi, jobFileUrl, jobsSocketUrl, type JobPagesDeps } from '../jobs-client';
 import {
   JOB_KINDS,
   JOB_STATES,
-  JobFeed,
-  JobsApi,
-  KIND_TEXT,
   TRAINING_ROLES,
-  browserSocket,
-  formatDuration,
-  formatNumber,
   historyOf,
   isFinished,
   isStale,
-  jobFileUrl,
-  jobStateText,
-  jobsSocketUrl,
   paramsOf,
-  progressFraction,
-  progressText,
   reduceJobList,
   reduceJobView,
   resultOf,
-  speedText,
   type EvaluationSummary,
   type JobFilter,
-  type JobObject,
-  type JobPagesDeps,
   type JobView,
   type MetricSummary,
-  type SocketLike,
-  type TeamMembership,
-} from '../jobs-api';
+} from '../jobs-state';
+import { KIND_TEXT, formatDuration, formatNumber, jobStateText, progressFraction, progressText, speedText } from '../jobs-text';
 import type { RouteContext, Router } from '../router';
 import { ensureJobStyles, renderJobForm, renderKindChooser } from './job-form';
 

@@ -4,8 +4,11 @@
  * children), metrics, downloads, publish/archive, and "Fine-tune" / "Evaluate" / "Export" forms.
  */
 import { errorMessage } from '../../api';
+import type { ModelVersion, TeamMembership } from '../../api-types';
 import { append, h } from '../dom';
-import { JobsApi, TRAINING_ROLES, formatNumber, type JobPagesDeps, type ModelVersion, type TeamMembership } from '../jobs-api';
+import { JobsApi, type JobPagesDeps } from '../jobs-client';
+import { TRAINING_ROLES } from '../jobs-state';
+import { formatNumber } from '../jobs-text';
 import type { RouteContext, Router } from '../router';
 import { ensureJobStyles, jobFormPath } from './job-form';
 
