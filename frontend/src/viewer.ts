@@ -1,7 +1,10 @@
 /**
  * The viewer (#viewer): shows one image, loads its embedding into the decoder,
  * turns pointer input into prompts (points, negative points, boxes), keeps the
- * undo/redo history of the active object and draws the masks.
+ * undo/redo history of the active object and draws the masks. It coordinates
+ * modules with one job each: embedding-source.ts (where the embedding comes from),
+ * decoder-choice.ts (which decoder), pointer-input.ts (gestures), hover-preview.ts,
+ * candidates-bar.ts, window-level-controls.ts (DICOM) and mask-save.ts.
  *
  * DOM contract (used by tests and benchmarks): data-image-id, data-state
  * (loading | ready | error), data-decode-count (incremented per drawn decode),
@@ -18,37 +21,32 @@
  */
 import type { ApiClient, MaskObject } from './api';
 import type { ImageObject, ModelVersion } from './api-types';
+import { CandidatesBar, type LastDecode } from './candidates-bar';
 import { binaryFromLogits, drawBinaryMasks, drawImage, drawPromptMarkers, resetOverlay, type MaskStyle } from './canvas';
-import type { DecodeOutput, Decoder, InitInfo } from './decoder';
-import { assertDecoderEmbedding, parseEmbedding, parseEmbeddingAsync } from './embedding';
+import type { DecodeOutput, Decoder } from './decoder';
+import { decoderUrls, loadDecoder, type ChosenDecoder } from './decoder-choice';
+import { assertDecoderEmbedding, parseEmbeddingAsync } from './embedding';
 import { EmbeddingCache } from './embedding-cache';
+import { EmbeddingSources, RetryTimer, decoderEmbeddingKey } from './embedding-source';
+import { HoverPreview } from './hover-preview';
 import type { LocalImageSource } from './privacy'; // privacy mode
 import { History } from './history';
-import { decoderPointCount, selectMasks } from './mask-select';
+import { saveObject } from './mask-save';
+import { selectMasks } from './mask-select';
 import { newObject, objectFromApi, type SegObject } from './objects';
 import { ObjectsPanel } from './objects-panel';
 import { paintStroke } from './brush';
-import {
-  LABEL_NEGATIVE,
-  LABEL_POSITIVE,
-  addClick,
-  buildPromptFeeds,
-  emptyPrompt,
-  isEmptyPrompt,
-  promptToJSON,
-  setBox,
-  type Box,
-  type ClickLabel,
-  type Prompt,
-} from './prompts';
-import { rleEncode } from './rle';
+import { PointerInput, type PointerHost, type Tool } from './pointer-input';
+import { addClick, buildPromptFeeds, emptyPrompt, isEmptyPrompt, promptToJSON, setBox, type Box, type Prompt } from './prompts';
 import { commandFor, isTyping, renderHelp, type Command } from './shortcuts';
 import { clampToImage, clientToImage, getPreprocessShape, type HW, type Point } from './transforms';
 import { StageZoom } from './zoom';
-import { dragWindow, windowToRgba, type DisplayInfo, type Window } from './window-level';
+import type { Window } from './window-level';
+import { WindowLevelControls } from './window-level-controls';
+
+export type { Tool } from './pointer-input';
 
 export type ViewerState = 'loading' | 'ready' | 'error';
-export type Tool = 'prompt' | 'brush' | 'eraser' | 'window';
 
 export interface ViewerElements {
   root: HTMLElement;
@@ -108,9 +106,6 @@ interface Snapshot {
   lowRes: Float32Array | null;
 }
 
-const EMBEDDING_RETRY_MS = 1000;
-/** Pointer movement (CSS px) that turns a press into a box drag. */
-const DRAG_THRESHOLD_PX = 5;
 const EMPTY: Snapshot = { prompt: emptyPrompt(), mask: null, lowRes: null };
 
 /** Decodes an image file; prefers the orientation whose size matches the server's. */
@@ -126,29 +121,24 @@ async function loadBitmap(blob: Blob, width: number, height: number): Promise<Im
   return bitmap;
 }
 
-type Gesture =
-  | { kind: 'press'; start: Point; startClient: Point; label: ClickLabel; pointerId: number }
-  | { kind: 'box'; start: Point; current: Point; pointerId: number }
-  | { kind: 'paint'; last: Point; mask: Uint8Array; value: 0 | 1; pointerId: number }
-  | { kind: 'pan'; lastClient: Point; pointerId: number }
-  | { kind: 'window'; startClient: Point; start: Window; pointerId: number };
-
 export class Viewer {
   private readonly el: ViewerElements;
   private readonly deps: ViewerDeps;
   private readonly zoom: StageZoom;
   private readonly panel: ObjectsPanel;
-  private readonly cache = new EmbeddingCache();
+  private readonly sources: EmbeddingSources;
+  private readonly retry = new RetryTimer();
+  private readonly hover: HoverPreview;
+  private readonly pointer: PointerInput;
+  private readonly windowLevel: WindowLevelControls;
+  private readonly candidatesBar: CandidatesBar;
   private image: ImageObject | null = null;
   private generation = 0;
   private state: ViewerState | null = null;
   private waitingForEmbedding = false;
   private embeddingKey = '';
-  /** The image's model version's multimask decoder (candidates for one click or one box). */
+  /** The decoder every decode uses (decoder-choice.ts). */
   private decoderUrl = '';
-  /** Its official single-mask decoder (decoder_onnx_url): 4x less post-processing, used when SAM's
-   * rule shows output 0 (several prompts) and for hover previews (best candidate of one click). */
-  private singleDecoderUrl = '';
   private imageSize: HW = [0, 0];
   private inputSize: HW = [0, 0];
   /** The prompt including clicks whose decode is still pending. */
@@ -157,29 +147,15 @@ export class Viewer {
   private objects: SegObject[] = [];
   private active: SegObject | null = null;
   /** Last decoder output for the active object (for picking another candidate). */
-  private lastOut: { out: DecodeOutput; candidates: number[]; chosen: number } | null = null;
+  private lastOut: LastDecode | null = null;
   private promptVersion = 0;
   private decodeCount = 0;
   private hoverCount = 0;
   private savedCount = 0;
   private threshold = 0.0;
   private tool: Tool = 'prompt';
-  private gesture: Gesture | null = null;
-  /** Embeddings handed to the decoder worker (it keeps the last few): their header facts, by key. */
-  private readonly keptEmbeddings = new Map<string, { inputSize: HW; bytes: number }>();
-  private hoverPending: Point | null = null;
-  private hoverScheduled = false;
-  /**
-   * The latest hover preview's decode (running or done). Its prompt is one positive click on an
-   * empty prompt without mask input, so a click on the same pixel with the same decoder needs
-   * exactly this output: the click takes it instead of decoding again (usually already there).
-   */
-  private hoverDecoded: { gen: number; key: string; url: string; x: number; y: number; out: Promise<DecodeOutput | null> } | null = null;
-  private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private loaded = { image: false, embedding: false };
   private openedAt = 0;
-  /** DICOM modality values and the current window (window/level display). */
-  private modality: { values: Float32Array; display: DisplayInfo; window: Window } | null = null;
 
   constructor(elements: ViewerElements, deps: ViewerDeps) {
     this.el = elements;
@@ -194,7 +170,38 @@ export class Viewer {
         recolor: (color) => this.editActive({ color }),
       },
     );
-    this.bindPointer();
+    this.sources = new EmbeddingSources({
+      useKept: (key) => deps.decoder.useEmbedding(key),
+      cache: new EmbeddingCache(),
+      fetch: (image) => deps.api.fetchEmbedding(image),
+    });
+    this.hover = new HoverPreview({
+      ready: () => this.state === 'ready',
+      allowed: () => this.hoverAllowed(),
+      stamp: () => ({ gen: this.generation, version: this.promptVersion }),
+      decode: (prompt) => {
+        const feeds = buildPromptFeeds(prompt, this.imageSize, this.inputSize);
+        const key = this.embeddingKey;
+        const url = this.decoderUrl;
+        return { key, url, out: deps.decoder.decode(key, feeds, url) };
+      },
+      show: (out, prompt) => this.showHover(out, prompt),
+    });
+    this.pointer = new PointerInput(this.pointerHost());
+    this.windowLevel = new WindowLevelControls(
+      {
+        root: elements.root,
+        imageCanvas: elements.imageCanvas,
+        controls: elements.windowControls,
+        preset: elements.windowPreset,
+        value: elements.windowValue,
+        toolButtons: elements.toolButtons,
+      },
+      { fetchBinary: (path) => deps.api.fetchBinary(path), showError: (message) => deps.showError(message) },
+    );
+    this.candidatesBar = new CandidatesBar(elements.candidates, elements.root, (index) => this.pick(index));
+    this.pointer.bind(elements.stage);
+    this.bindWheel();
     this.bindControls();
     renderHelp(elements.helpTable);
     window.addEventListener('resize', () => this.fitStage());
@@ -251,8 +258,7 @@ export class Viewer {
       return;
     }
     const gen = ++this.generation;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.retry.cancel();
     this.openedAt = performance.now();
     this.image = image;
     this.prompt = emptyPrompt();
@@ -280,9 +286,7 @@ export class Viewer {
     this.el.title.textContent = image.filename;
     this.el.info.textContent = '';
     this.el.imageExport.hidden = true;
-    this.modality = null;
-    this.el.windowControls.hidden = true;
-    for (const b of this.el.toolButtons) if (b.dataset.tool === 'window') b.hidden = true;
+    this.windowLevel.reset();
     if (this.tool === 'window') this.setTool('prompt');
     this.el.imageExport.href = `/api/images/${image.id}/masks/coco/`;
     this.renderCandidates();
@@ -345,7 +349,7 @@ export class Viewer {
       }
       drawImage(this.el.imageCanvas, bitmap);
       bitmap.close();
-      void this.loadModalityValues(gen, image);
+      void this.windowLevel.load(image, () => gen === this.generation);
       this.redraw();
       this.loaded.image = true;
       this.maybeReady(gen);
@@ -379,68 +383,38 @@ export class Viewer {
       this.threshold = model.mask_threshold ?? 0.0;
       // the decoder of the image's own model version: the embedding belongs to it
       const version = image.model_version === model.id ? model : await this.deps.api.getModel(image.model_version).catch(() => null);
-      const singleUrl = version ? this.deps.api.url(version.decoder_onnx_url) : '';
-      const multiUrl = this.deps.api.url(image.decoder_url || singleUrl || model.decoder_onnx_url);
-      // the multimask decoder, or (if it cannot be loaded) the official single-mask one: no candidates then
-      const decoderReady = this.deps.decoder.init(multiUrl).then(
-        (info) => ({ url: multiUrl, info }),
-        async (err: Error) => {
-          if (!singleUrl || singleUrl === multiUrl) throw err;
-          console.warn(`multimask decoder unavailable (${err.message}); using ${singleUrl}`);
-          return { url: singleUrl, info: await this.deps.decoder.init(singleUrl) };
-        },
-      );
-      // The multimask decoder serves every prompt: its output 0 is what the single-mask export returns
-      // for several prompts, and for one click it picks from 1-3 like select_masks does. Loading the
-      // single-mask session as well cost ~1.5 s of session setup queued in the worker ahead of the
-      // first click after a page load (BENCHMARKS.md, reopen); it is only the fallback now.
+      const urls = decoderUrls(image, model, version, (path) => this.deps.api.url(path));
+      const decoderReady = loadDecoder(urls, (url) => this.deps.decoder.init(url));
 
-      // back to an image opened a moment ago: the decoder worker may still hold its embedding
-      const key = `${this.isLocal(image) ? 'local' : 'server'}:${image.id}:${image.model_version}`;
-      const kept = this.keptEmbeddings.get(key);
-      if (kept) {
-        await decoderReady;
-        if (gen !== this.generation) return;
-        if (await this.deps.decoder.useEmbedding(key)) {
-          if (gen !== this.generation) return;
-          this.el.root.dataset.embeddingSource = 'memory';
-          this.el.root.dataset.embeddingBytes = String(kept.bytes);
-          this.imageSize = [image.height, image.width];
-          this.inputSize = kept.inputSize;
-          await this.embeddingReady(gen, key, decoderReady);
-          return;
-        }
-        this.keptEmbeddings.delete(key);
+      const local = this.isLocal(image);
+      const key = decoderEmbeddingKey(image, local);
+      const found = await this.sources.find(key, image, {
+        // privacy mode: the embedding is computed in this browser (encoder worker, Cache Storage)
+        local: local ? () => this.deps.local!.embedding(image.id) : undefined,
+        decoderReady,
+        isCurrent: () => gen === this.generation,
+      });
+      if (!found) return;
+      if (found.source === 'not-ready') {
+        this.waitingForEmbedding = false;
+        this.retry.schedule(() => {
+          if (gen === this.generation && this.image) this.update(this.image);
+        });
+        return;
       }
-      let buffer: ArrayBuffer;
-      let source: 'cache' | 'network' | 'browser' = 'cache'; // 'browser': privacy mode, embedded here
-      // privacy mode: the embedding is computed in this browser (encoder worker, Cache Storage)
-      const local = this.isLocal(image) ? await this.deps.local!.embedding(image.id) : null;
-      const cached = local ? null : await this.cache.get(image);
-      if (local) {
-        buffer = local.buffer;
-        source = local.source;
-      } else if (cached) {
-        buffer = cached;
-      } else {
-        source = 'network';
-        try {
-          buffer = await this.deps.api.fetchEmbedding(image);
-        } catch (err) {
-          if ((err as { code?: string }).code === 'embedding_not_ready' && gen === this.generation) {
-            this.waitingForEmbedding = false;
-            this.retryTimer = setTimeout(() => {
-              if (gen === this.generation && this.image) this.update(this.image);
-            }, EMBEDDING_RETRY_MS);
-            return;
-          }
-          throw err;
-        }
-        void this.cache.put(image, buffer.slice(0));
+      const root = this.el.root;
+      if (found.source === 'memory') {
+        // back to an image opened a moment ago: the decoder worker still holds its embedding
+        root.dataset.embeddingSource = 'memory';
+        root.dataset.embeddingBytes = String(found.bytes);
+        this.imageSize = [image.height, image.width];
+        this.inputSize = found.inputSize;
+        await this.embeddingReady(gen, key, decoderReady);
+        return;
       }
-      if (gen !== this.generation) return;
-      this.el.root.dataset.embeddingSource = source;
-      this.el.root.dataset.embeddingBytes = String(buffer.byteLength);
+      const { buffer } = found;
+      root.dataset.embeddingSource = found.source;
+      root.dataset.embeddingBytes = String(buffer.byteLength);
       const emb = await parseEmbeddingAsync(buffer);
       assertDecoderEmbedding(emb, image);
       this.imageSize = [image.height, image.width];
@@ -451,7 +425,7 @@ export class Viewer {
       }
       await decoderReady;
       await this.deps.decoder.setEmbedding(key, emb.data, emb.dims);
-      this.keptEmbeddings.set(key, { inputSize: this.inputSize, bytes: buffer.byteLength });
+      this.sources.keep(key, { inputSize: this.inputSize, bytes: buffer.byteLength });
       if (gen !== this.generation) return;
       await this.embeddingReady(gen, key, decoderReady);
     } catch (err) {
@@ -460,11 +434,10 @@ export class Viewer {
     }
   }
 
-  private async embeddingReady(gen: number, key: string, decoder: Promise<{ url: string; info: InitInfo }>): Promise<void> {
+  private async embeddingReady(gen: number, key: string, decoder: Promise<ChosenDecoder>): Promise<void> {
     const { url, info } = await decoder;
     if (gen !== this.generation) return;
     this.decoderUrl = url;
-    this.singleDecoderUrl = '';
     this.el.root.dataset.decoderThreads = String(info.numThreads);
     this.embeddingKey = key;
     this.loaded.embedding = true;
@@ -485,50 +458,9 @@ export class Viewer {
 
   // ------------------------------------------------------------------ window/level (DICOM)
 
-  private async loadModalityValues(gen: number, image: ImageObject): Promise<void> {
-    const display = (image.display ?? {}) as DisplayInfo;
-    if (!image.pixels_url || !display.windowing || !display.window) return;
-    try {
-      const buffer = await this.deps.api.fetchBinary(image.pixels_url);
-      const parsed = parseEmbedding(buffer);
-      if (gen !== this.generation) return;
-      if (parsed.data.length !== image.width * image.height) throw new Error('the modality values do not match the image size');
-      this.modality = { values: parsed.data, display, window: { ...display.window } };
-    } catch (err) {
-      if (gen === this.generation) this.deps.showError(`Window/level is unavailable for ${image.filename}: ${(err as Error).message}`);
-      return;
-    }
-    const select = this.el.windowPreset;
-    select.replaceChildren(
-      ...[{ name: 'As stored', ...display.window }, ...(display.presets ?? [])].map((p, i) => {
-        const o = document.createElement('option');
-        o.value = String(i);
-        o.textContent = p.name;
-        o.dataset.center = String(p.center);
-        o.dataset.width = String(p.width);
-        return o;
-      }),
-    );
-    select.onchange = () => {
-      const o = select.selectedOptions[0];
-      if (o) this.setWindow({ center: Number(o.dataset.center), width: Number(o.dataset.width) });
-    };
-    this.el.windowControls.hidden = false;
-    for (const b of this.el.toolButtons) if (b.dataset.tool === 'window') b.hidden = false;
-    this.setWindow(this.modality.window);
-  }
-
   /** Redraws the image canvas through a window (DICOM only). */
   setWindow(w: Window): void {
-    const m = this.modality;
-    const image = this.image;
-    if (!m || !image) return;
-    m.window = w;
-    const pixels = windowToRgba(m.values, w, (m.display.photometric ?? '').toUpperCase() === 'MONOCHROME1');
-    const ctx = this.el.imageCanvas.getContext('2d');
-    ctx?.putImageData(new ImageData(pixels, image.width, image.height), 0, 0);
-    this.el.windowValue.textContent = `C ${w.center.toFixed(0)} / W ${w.width.toFixed(0)}`;
-    this.el.root.dataset.window = JSON.stringify({ center: Number(w.center.toFixed(2)), width: Number(w.width.toFixed(2)) });
+    this.windowLevel.set(w);
   }
 
   // ------------------------------------------------------------------ objects
@@ -601,49 +533,28 @@ export class Viewer {
     const obj = this.active;
     const image = this.image;
     if (!obj || !image || this.state !== 'ready') return;
-    if (!obj.mask) {
-      this.deps.showError('Nothing to save yet: click on the object first.');
-      return;
-    }
-    // privacy mode: never send anything about a local image to the server
-    if (this.isLocal(image)) {
-      this.deps.showError(
-        'Privacy mode: this image stays on your device, so its masks are not saved on the server. Use the download buttons (PNG mask, COCO RLE JSON).',
-      );
-      return;
-    }
     const gen = this.generation;
-    this.el.saveButton.disabled = true;
-    try {
-      const saved = await this.deps.api.saveMask(
-        image.id,
-        {
-          label: obj.label.trim() || 'object',
-          color: obj.color,
-          rle: rleEncode(obj.mask, image.height, image.width),
-          prompts: { points: obj.prompt.points.map((c) => [c.x, c.y, c.label]), box: obj.prompt.box ? [...obj.prompt.box] : null },
-        },
-        obj.id,
-      );
-      if (gen !== this.generation) return;
-      obj.id = saved.id;
-      obj.dirty = false;
-      obj.exportUrls = saved.export_urls as Record<string, string>;
-      obj.author = saved.author;
-      obj.modelVersion = saved.model_version;
-      obj.updatedAt = saved.updated_at;
-      this.savedCount++;
-      this.el.root.dataset.savedCount = String(this.savedCount);
-      this.el.imageExport.hidden = false;
-      this.deps.clearError();
-      this.el.info.textContent = `Saved "${obj.label}" (${saved.area} pixels).`;
-      this.deps.onMasksChanged?.(image.id);
-    } catch (err) {
-      this.deps.showError(`Cannot save ${obj.label}: ${(err as Error).message}`);
-    } finally {
-      this.renderObjects();
-      this.updateButtons();
-    }
+    await saveObject(obj, image, {
+      saveMask: (imageId, body, maskId) => this.deps.api.saveMask(imageId, body, maskId),
+      isLocal: this.isLocal(image),
+      isCurrent: () => gen === this.generation,
+      showError: (message) => this.deps.showError(message),
+      started: () => {
+        this.el.saveButton.disabled = true;
+      },
+      saved: (o, saved) => {
+        this.savedCount++;
+        this.el.root.dataset.savedCount = String(this.savedCount);
+        this.el.imageExport.hidden = false;
+        this.deps.clearError();
+        this.el.info.textContent = `Saved "${o.label}" (${saved.area} pixels).`;
+        this.deps.onMasksChanged?.(image.id);
+      },
+      finished: () => {
+        this.renderObjects();
+        this.updateButtons();
+      },
+    });
   }
 
   private renderObjects(): void {
@@ -678,35 +589,7 @@ export class Viewer {
   }
 
   private renderCandidates(): void {
-    const box = this.el.candidates;
-    const last = this.lastOut;
-    if (!last || last.candidates.length < 2) {
-      box.hidden = true;
-      box.replaceChildren();
-      delete this.el.root.dataset.candidates;
-      return;
-    }
-    box.hidden = false;
-    const label = document.createElement('span');
-    label.textContent = 'Candidates:';
-    box.replaceChildren(
-      label,
-      ...last.candidates.map((index, i) => {
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.className = 'candidate';
-        b.dataset.index = String(index);
-        b.dataset.iou = last.out.iou[index].toFixed(4);
-        b.setAttribute('aria-pressed', String(index === last.chosen));
-        b.textContent = `${i + 1}: IoU ${last.out.iou[index].toFixed(2)}`;
-        b.addEventListener('click', () => this.pick(index));
-        return b;
-      }),
-    );
-    this.el.root.dataset.candidates = JSON.stringify(
-      last.candidates.map((index) => ({ index, iou: Number(last.out.iou[index].toFixed(4)) })),
-    );
-    this.el.root.dataset.chosen = String(last.chosen);
+    this.candidatesBar.render(this.lastOut);
   }
 
   // ------------------------------------------------------------------ prompts and decoding
@@ -765,7 +648,7 @@ export class Viewer {
   private addPrompt(next: Prompt): void {
     this.prompt = next;
     if (this.active) this.active.prompt = next;
-    this.hoverPending = null;
+    this.hover.cancel();
     this.redraw();
     void this.decode();
   }
@@ -781,11 +664,11 @@ export class Viewer {
     const maskInput = !isEmptyPrompt(previous.prompt) ? previous.lowRes : null;
     const feeds = buildPromptFeeds(prompt, this.imageSize, this.inputSize, maskInput);
     const started = performance.now();
-    const url = this.urlFor(prompt, false);
+    const url = this.decoderUrl;
     let out: DecodeOutput | null = null;
     let source: 'hover' | 'decoder' = 'decoder';
     try {
-      const hover = maskInput ? null : this.hoverOutputFor(prompt, url, gen);
+      const hover = maskInput ? null : this.hover.outputFor(prompt, url, gen, this.embeddingKey);
       if (hover) {
         out = await hover.catch(() => null);
         source = 'hover';
@@ -834,49 +717,9 @@ export class Viewer {
     this.el.info.textContent = `${what} · predicted IoU ${out.iou[chosen].toFixed(3)} · mask ${pct}% of the image · ${out.runMs.toFixed(0)} ms`;
   }
 
-  /** The multimask decoder when candidates are to be offered, else the single-mask one (if loaded). */
-  private urlFor(prompt: Prompt, preview: boolean): string {
-    if (!this.singleDecoderUrl) return this.decoderUrl;
-    return preview || decoderPointCount(prompt) > 2 ? this.singleDecoderUrl : this.decoderUrl;
-  }
-
-  /** The hover preview's decode when it is exactly the decode `prompt` needs, else null. */
-  private hoverOutputFor(prompt: Prompt, url: string, gen: number): Promise<DecodeOutput | null> | null {
-    const h = this.hoverDecoded;
-    if (!h || h.gen !== gen || h.key !== this.embeddingKey || h.url !== url || prompt.box) return null;
-    if (prompt.points.length !== 1) return null;
-    const [p] = prompt.points;
-    return p.label === LABEL_POSITIVE && p.x === h.x && p.y === h.y ? h.out : null;
-  }
-
-  /** Live preview of the mask under the cursor while the active object has no prompt. */
-  private scheduleHover(p: Point): void {
-    this.hoverPending = p;
-    if (this.hoverScheduled) return;
-    this.hoverScheduled = true;
-    requestAnimationFrame(() => {
-      this.hoverScheduled = false;
-      void this.hoverDecode();
-    });
-  }
-
-  private async hoverDecode(): Promise<void> {
-    const p = this.hoverPending;
-    if (!p || this.state !== 'ready' || !this.hoverAllowed()) return;
-    const version = this.promptVersion;
-    const gen = this.generation;
-    const prompt = addClick(emptyPrompt(), { x: p.x, y: p.y, label: LABEL_POSITIVE });
-    const feeds = buildPromptFeeds(prompt, this.imageSize, this.inputSize);
-    let out: DecodeOutput | null = null;
-    const url = this.urlFor(prompt, true);
-    const pending = this.deps.decoder.decode(this.embeddingKey, feeds, url);
-    this.hoverDecoded = { gen, key: this.embeddingKey, url, x: p.x, y: p.y, out: pending };
-    try {
-      out = await pending;
-    } catch {
-      return; // a preview failing is not worth an error message
-    }
-    if (!out || gen !== this.generation || version !== this.promptVersion || !this.hoverAllowed() || !this.image) return;
+  /** Draws a hover preview (hover-preview.ts) of the mask under the cursor. */
+  private showHover(out: DecodeOutput, prompt: Prompt): void {
+    if (!this.image) return;
     const n = this.image.width * this.image.height;
     const { chosen } = selectMasks(out.iou, prompt);
     this.drawActiveMask(binaryFromLogits(out.masks, chosen * n, n, this.threshold), true);
@@ -885,7 +728,7 @@ export class Viewer {
   }
 
   private hoverAllowed(): boolean {
-    return this.el.hover.checked && this.tool === 'prompt' && !this.gesture && isEmptyPrompt(this.prompt) && !this.active?.mask;
+    return this.el.hover.checked && this.tool === 'prompt' && !this.pointer.busy && isEmptyPrompt(this.prompt) && !this.active?.mask;
   }
 
   // ------------------------------------------------------------------ input
@@ -896,96 +739,62 @@ export class Viewer {
     return clampToImage(clientToImage(ev.clientX, ev.clientY, rect, image.width, image.height), image.width, image.height);
   }
 
-  private bindPointer(): void {
-    const { stage, viewport } = this.el;
-    stage.addEventListener('contextmenu', (ev) => ev.preventDefault());
-    stage.addEventListener('pointerdown', (ev) => {
-      if (this.state !== 'ready' || !this.image) return;
-      const rect = this.el.overlay.getBoundingClientRect();
-      if (rect.width <= 0 || rect.height <= 0) return;
-      if (ev.button === 1 || (ev.button === 0 && ev.altKey)) {
-        ev.preventDefault();
-        this.gesture = { kind: 'pan', lastClient: { x: ev.clientX, y: ev.clientY }, pointerId: ev.pointerId };
-      } else if (this.tool === 'window' && ev.button === 0) {
-        if (!this.modality) return;
-        this.gesture = { kind: 'window', startClient: { x: ev.clientX, y: ev.clientY }, start: { ...this.modality.window }, pointerId: ev.pointerId };
-      } else if (this.tool !== 'prompt' && ev.button === 0) {
-        if (!this.active) return;
-        const mask = this.active.mask ? this.active.mask.slice() : new Uint8Array(this.image.width * this.image.height);
-        const p = this.pointToImage(ev);
-        this.gesture = { kind: 'paint', last: p, mask, value: this.tool === 'brush' ? 1 : 0, pointerId: ev.pointerId };
-        paintStroke(mask, this.image.width, this.image.height, p, p, this.brushRadius(), this.gesture.value);
+  /** What the pointer gestures (pointer-input.ts) do in this viewer. */
+  private pointerHost(): PointerHost {
+    return {
+      ready: () => this.state === 'ready' && !!this.image,
+      hasImage: () => !!this.image,
+      hasSize: () => {
+        const rect = this.el.overlay.getBoundingClientRect();
+        return rect.width > 0 && rect.height > 0;
+      },
+      tool: () => this.tool,
+      toImage: (ev) => this.pointToImage(ev),
+      panBy: (dx, dy) => this.zoom.panBy(dx, dy),
+      windowStart: () => this.windowLevel.window,
+      dragWindow: (start, dx, dy) => this.windowLevel.drag(start, dx, dy),
+      beginStroke: (p, value) => {
+        const image = this.image;
+        if (!this.active || !image) return null;
+        const mask = this.active.mask ? this.active.mask.slice() : new Uint8Array(image.width * image.height);
+        paintStroke(mask, image.width, image.height, p, p, this.brushRadius(), value);
         this.drawActiveMask(mask);
-      } else if (ev.button === 0 || ev.button === 2) {
-        const label = ev.button === 2 || ev.shiftKey ? LABEL_NEGATIVE : LABEL_POSITIVE;
-        this.gesture = { kind: 'press', start: this.pointToImage(ev), startClient: { x: ev.clientX, y: ev.clientY }, label, pointerId: ev.pointerId };
-      } else {
-        return;
-      }
-      stage.setPointerCapture?.(ev.pointerId);
-    });
-    stage.addEventListener('pointermove', (ev) => {
-      const g = this.gesture;
-      if (!this.image || this.state !== 'ready') return;
-      if (!g) {
-        if (this.hoverAllowed()) this.scheduleHover(this.pointToImage(ev));
-        return;
-      }
-      if (g.pointerId !== ev.pointerId) return;
-      if (g.kind === 'window') {
-        this.setWindow(dragWindow(g.start, ev.clientX - g.startClient.x, ev.clientY - g.startClient.y, this.modality?.display.range));
-      } else if (g.kind === 'pan') {
-        this.zoom.panBy(ev.clientX - g.lastClient.x, ev.clientY - g.lastClient.y);
-        g.lastClient = { x: ev.clientX, y: ev.clientY };
-      } else if (g.kind === 'paint') {
-        const p = this.pointToImage(ev);
-        paintStroke(g.mask, this.image.width, this.image.height, g.last, p, this.brushRadius(), g.value);
-        g.last = p;
-        this.drawActiveMask(g.mask);
-      } else if (g.kind === 'press') {
-        if (Math.hypot(ev.clientX - g.startClient.x, ev.clientY - g.startClient.y) >= DRAG_THRESHOLD_PX && g.label === LABEL_POSITIVE) {
-          this.gesture = { kind: 'box', start: g.start, current: this.pointToImage(ev), pointerId: g.pointerId };
-          this.redraw(this.dragBox());
-        }
-      } else if (g.kind === 'box') {
-        g.current = this.pointToImage(ev);
-        this.redraw(this.dragBox());
-      }
-    });
-    const finish = (ev: PointerEvent, cancelled: boolean) => {
-      const g = this.gesture;
-      if (!g || g.pointerId !== ev.pointerId) return;
-      this.gesture = null;
-      if (cancelled || !this.image) {
-        this.redraw();
-        return;
-      }
-      if (g.kind === 'press') {
-        this.addPrompt(addClick(this.prompt, { x: g.start.x, y: g.start.y, label: g.label }));
-      } else if (g.kind === 'box') {
-        const box = this.dragBox(g);
-        if (box && Math.abs(box[2] - box[0]) >= 1 && Math.abs(box[3] - box[1]) >= 1) this.addPrompt(setBox(this.prompt, box));
-        else this.redraw();
-      } else if (g.kind === 'paint' && this.active) {
-        this.active.mask = g.mask;
+        return mask;
+      },
+      stroke: (mask, from, to, value) => {
+        const image = this.image!;
+        paintStroke(mask, image.width, image.height, from, to, this.brushRadius(), value);
+        this.drawActiveMask(mask);
+      },
+      endStroke: (mask) => {
+        if (!this.active) return;
+        this.active.mask = mask;
         this.active.dirty = true;
-        this.history.push({ prompt: this.history.present.prompt, mask: g.mask, lowRes: this.history.present.lowRes });
+        this.history.push({ prompt: this.history.present.prompt, mask, lowRes: this.history.present.lowRes });
         this.lastOut = null;
         this.renderCandidates();
         this.renderObjects();
         this.drawActiveMask();
-      }
+      },
+      click: (p, label) => this.addPrompt(addClick(this.prompt, { x: p.x, y: p.y, label })),
+      dragging: (box) => this.redraw(box),
+      box: (box) => this.addPrompt(setBox(this.prompt, box)),
+      cancelled: () => this.redraw(),
+      hover: (ev) => {
+        if (this.hoverAllowed()) this.hover.schedule(this.pointToImage(ev));
+      },
+      leave: () => {
+        if (this.hoverAllowed() && this.hoverCount > 0) {
+          this.hover.cancel();
+          this.promptVersion++; // drops a preview still in flight
+          this.drawActiveMask();
+        }
+      },
     };
-    stage.addEventListener('pointerup', (ev) => finish(ev, false));
-    stage.addEventListener('pointercancel', (ev) => finish(ev, true));
-    stage.addEventListener('pointerleave', () => {
-      if (!this.gesture && this.hoverAllowed() && this.hoverCount > 0) {
-        this.hoverPending = null;
-        this.promptVersion++; // drops a preview still in flight
-        this.drawActiveMask();
-      }
-    });
-    viewport.addEventListener(
+  }
+
+  private bindWheel(): void {
+    this.el.viewport.addEventListener(
       'wheel',
       (ev) => {
         if (!this.image || this.state === null) return;
@@ -994,11 +803,6 @@ export class Viewer {
       },
       { passive: false },
     );
-  }
-
-  private dragBox(g: Gesture | null = this.gesture): Box | null {
-    if (!g || g.kind !== 'box') return null;
-    return [Math.min(g.start.x, g.current.x), Math.min(g.start.y, g.current.y), Math.max(g.start.x, g.current.x), Math.max(g.start.y, g.current.y)];
   }
 
   private brushRadius(): number {
@@ -1013,7 +817,7 @@ export class Viewer {
     this.el.root.dataset.tool = tool;
     for (const b of this.el.toolButtons) b.setAttribute('aria-pressed', String(b.dataset.tool === tool));
     if (tool !== 'prompt') {
-      this.hoverPending = null;
+      this.hover.cancel();
       this.drawActiveMask();
     }
   }
@@ -1071,7 +875,7 @@ export class Viewer {
       case 'toolPrompt': return this.setTool('prompt');
       case 'toolBrush': return this.setTool('brush');
       case 'toolEraser': return this.setTool('eraser');
-      case 'toolWindow': return this.modality ? this.setTool('window') : undefined;
+      case 'toolWindow': return this.windowLevel.available ? this.setTool('window') : undefined;
       case 'newObject': return this.newObject();
       case 'save': return void this.save();
       case 'toggleOutline': el.outline.checked = !el.outline.checked; return this.redraw();
