@@ -23,6 +23,21 @@ SHARED_DATA = Path(os.environ.get("KDSAM_BENCH_DATA", REPO_ROOT.parent / "shared
 FIXTURE_IMAGES = REPO_ROOT / "tests" / "fixtures" / "images"
 DEFAULT_THREADS = 2
 
+#: The CPU suite that ``bench.run_all`` runs and ``bench.report`` reports: name → rough duration on
+#: an idle 2-core AVX-512 EPYC (minutes; about twice that on an AVX2-only one), in running order
+CPU_SUITE = {
+    "encoder": 8,
+    "allocator": 5,
+    "serving": 3,
+    "decoder": 1,
+    "decoder_browser": 4,
+    "payload": 1,
+    "server": 1,
+    "api_load": 2,
+    "training": 3,
+    "privacy": 2,
+}
+
 #: glibc malloc configurations compared by the allocator benchmark (environment variables read by
 #: glibc at process start; nothing to install). ``SERVING_MALLOC`` ("glibc-no-mmap") is what
 #: ``webapp/run.py`` gives the Celery worker: every buffer comes from the heap and freed activation

@@ -25,12 +25,20 @@ const n = +q.get('n'), warm = +q.get('warm'), W = +q.get('w'), H = +q.get('h');
 const worker = new Worker('/assets/' + q.get('worker'), {type: 'module'});
 let id = 0; const pending = new Map();
 worker.onmessage = (e) => { const m = e.data; if (m.type !== 'progress') pending.get(m.requestId)(m); };
-const call = (msg, transfer = []) => new Promise((r) => { const i = ++id; pending.set(i, r); worker.postMessage({...msg, requestId: i}, transfer); });
+const call = (msg, transfer = []) => new Promise((r) => {
+  const i = ++id; pending.set(i, r); worker.postMessage({...msg, requestId: i}, transfer);
+});
 const pixels = () => { const px = new Uint8ClampedArray(W * H * 4); let s = 12345;
-  for (let i = 0; i < px.length; i++) { s = (s * 1103515245 + 12345) >>> 0; px[i] = (i & 3) === 3 ? 255 : s >>> 24; } return px; };
+  for (let i = 0; i < px.length; i++) {
+    s = (s * 1103515245 + 12345) >>> 0; px[i] = (i & 3) === 3 ? 255 : s >>> 24;
+  }
+  return px; };
 (async () => {
   try {
-    const ready = await call({type: 'init', modelUrl: '/files/encoder.onnx', wasmPaths: '/ort/', numThreads: +q.get('threads'), preferWebGpu: false});
+    const ready = await call({
+      type: 'init', modelUrl: '/files/encoder.onnx', wasmPaths: '/ort/',
+      numThreads: +q.get('threads'), preferWebGpu: false,
+    });
     if (ready.type === 'error') throw new Error(ready.message);
     const runs = [];
     for (let i = 0; i < warm + n; i++) {

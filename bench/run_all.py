@@ -18,22 +18,8 @@ import sys
 import time
 from datetime import UTC
 
-from bench.common import DEFAULT_THREADS, REPO_ROOT, RESULTS_DIR, SERVING_MALLOC, allocator_env
+from bench.common import CPU_SUITE, DEFAULT_THREADS, REPO_ROOT, RESULTS_DIR, SERVING_MALLOC, allocator_env
 
-#: name → rough duration on an idle 2-core AVX-512 EPYC (minutes; about twice that on an AVX2-only
-#: one), in running order
-CPU_SUITE = {
-    "encoder": 8,
-    "allocator": 5,
-    "serving": 3,
-    "decoder": 1,
-    "decoder_browser": 4,
-    "payload": 1,
-    "server": 1,
-    "api_load": 2,
-    "training": 3,
-    "privacy": 2,
-}
 GPU_SUITE = {"encoder": 5, "training": 5}
 
 

@@ -24,7 +24,9 @@ IN_PAGE_TIMING = """(() => {
   const log = (window.__kdsamTimes = []);
   const mark = (name, time, detail) => log.push({ name, time, detail });
   const inside = (e, sel) => e.target instanceof Element && e.target.closest(sel);
-  addEventListener('click', (e) => { const li = inside(e, 'li.image-item'); if (li) mark('open', e.timeStamp, li.dataset.imageId); }, true);
+  addEventListener('click', (e) => {
+    const li = inside(e, 'li.image-item'); if (li) mark('open', e.timeStamp, li.dataset.imageId);
+  }, true);
   addEventListener('change', (e) => { if (inside(e, '#upload-input')) mark('upload', e.timeStamp); }, true);
   addEventListener('pointerdown', (e) => { if (inside(e, '#viewer')) mark('press', e.timeStamp); }, true);
   const watch = () => {
@@ -32,17 +34,25 @@ IN_PAGE_TIMING = """(() => {
     new MutationObserver((records) => {
       for (const r of records) {
         const el = r.target;
-        if (el === document.body && r.attributeName === 'data-app-state' && el.dataset.appState === 'ready') mark('app-ready', performance.now());
-        if (el === viewer && r.attributeName === 'data-state' && el.dataset.state === 'ready') mark('viewer-ready', performance.now(), el.dataset.imageId);
+        if (el === document.body && r.attributeName === 'data-app-state' && el.dataset.appState === 'ready') {
+          mark('app-ready', performance.now());
+        }
+        if (el === viewer && r.attributeName === 'data-state' && el.dataset.state === 'ready') {
+          mark('viewer-ready', performance.now(), el.dataset.imageId);
+        }
         if (el === viewer && r.attributeName === 'data-decode-count' && el.dataset.decodeCount !== '0') {
           mark('mask-drawn', performance.now());
           requestAnimationFrame(() => mark('mask-frame', performance.now()));  // the frame that shows it
         }
-        if (el instanceof Element && el.matches('li.image-item') && r.attributeName === 'data-status' && el.dataset.status === 'ready') {
+        if (el instanceof Element && el.matches('li.image-item')
+            && r.attributeName === 'data-status' && el.dataset.status === 'ready') {
           mark('item-ready', performance.now(), el.dataset.imageId);
         }
       }
-    }).observe(document.body, { attributes: true, subtree: true, attributeFilter: ['data-app-state', 'data-state', 'data-decode-count', 'data-status'] });
+    }).observe(document.body, {
+      attributes: true, subtree: true,
+      attributeFilter: ['data-app-state', 'data-state', 'data-decode-count', 'data-status'],
+    });
   };
   if (document.readyState === 'loading') addEventListener('DOMContentLoaded', watch); else watch();
 })();"""
@@ -95,7 +105,8 @@ def main(argv=None) -> int:
         "Real stack on loopback (daphne + Celery worker, embedded SQLite/Redis, random weights, the "
         "worker's serving allocator from webapp/run.py), Debian Chromium via Playwright. Upload "
         "(after the app has loaded, its decoder session ready): set the file input, wait for the item "
-        "to be ready (embedding), open it, wait for the viewer (image + embedding + decoder session), click the centre, wait for the drawn mask "
+        "to be ready (embedding), open it, wait for the viewer (image + embedding + decoder session), "
+        "click the centre, wait for the drawn mask "
         "(#viewer data-decode-count). Reopen: in the running app (open another image, then click this "
         "one in the list: embedding from the browser's Cache Storage, decoder session already "
         "loaded), a fresh page in the same browser context (HTTP cache warm) and a fresh context "

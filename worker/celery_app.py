@@ -2,8 +2,9 @@
 
     celery -A worker.celery_app worker --queues gpu,cpu --pool solo
 
-Queues: ``gpu`` (encoder embeddings, training) and ``cpu`` (imports, exports). A worker started with
-``--queues gpu`` on another machine, with the same DATABASE_URL and REDIS_URL, joins the deployment.
+Queues: ``gpu`` (encoder embeddings, training) and ``cpu`` (imports, exports), routed by the one
+table in ``webapp/kdsam_studio/queues.py``. A worker started with ``--queues gpu`` on another
+machine, with the same DATABASE_URL and REDIS_URL, joins the deployment.
 """
 
 import os

@@ -3,14 +3,14 @@
 from worker.celery_app import app
 
 
-@app.task(name="worker.dataset_tasks.validate_dataset", queue="cpu", acks_late=True, max_retries=0)
+@app.task(name="worker.dataset_tasks.validate_dataset", acks_late=True, max_retries=0)
 def validate_dataset(upload_id: int) -> None:
     from webapp.datasets.services import validate
 
     validate(upload_id)
 
 
-@app.task(name="worker.dataset_tasks.import_dataset", queue="cpu", acks_late=True, max_retries=0)
+@app.task(name="worker.dataset_tasks.import_dataset", acks_late=True, max_retries=0)
 def import_dataset(upload_id: int) -> None:
     from webapp.datasets.services import run_import
 

@@ -84,15 +84,16 @@ def studio(tmp_path_factory) -> Studio:
         env["DATABASE_URL"], drop_database = _fresh_postgres_database(database_url)
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = urlunparse(urlparse(os.environ["REDIS_URL"])._replace(path="/13"))
-    log = open(data_dir / "studio.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "webapp.run", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    # The studio writes to its own copy of the descriptor; ours is closed once it has started.
+    with open(data_dir / "studio.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "webapp.run", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 180
         while "KD-SAM Studio is running" not in (data_dir / "studio.log").read_text():
@@ -106,7 +107,6 @@ def studio(tmp_path_factory) -> Studio:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-        log.close()
         if drop_database:
             drop_database()
 

@@ -83,32 +83,33 @@ class Stack:
         return {"state": row[0], "attempts": row[1], "history": history, "log": row[3], "error": row[4]}
 
     def start_worker(self, log_name: str) -> subprocess.Popen:
-        log = open(self.data_dir / log_name, "w")
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "worker.celery_app",
-                "worker",
-                "--queues",
-                "gpu,cpu",
-                "--pool",
-                "solo",
-                "--hostname",
-                "kdsam-test@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # The worker writes to its own copy of the descriptor; ours is closed once it has started.
+        with open(self.data_dir / log_name, "w") as log:
+            return subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "worker.celery_app",
+                    "worker",
+                    "--queues",
+                    "gpu,cpu",
+                    "--pool",
+                    "solo",
+                    "--hostname",
+                    "kdsam-test@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--loglevel",
+                    "INFO",
+                ],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def close(self):
         from webapp.kdsam_studio import embedded_redis

@@ -15,9 +15,10 @@ from kdsam_core.training.progress import StopTraining
 from webapp.accounts.permissions import require_role
 from webapp.accounts.selectors import TRAINING_ROLES
 from webapp.jobs.models import Job
-from webapp.jobs.params import QUEUE_BY_KIND, ParamsError, validate_params
+from webapp.jobs.params import ParamsError, validate_params
 from webapp.jobs.progress import JobCancelled, JobProgressReporter, append_log, publish
 from webapp.kdsam_studio.api_errors import ApiError
+from webapp.kdsam_studio.queues import queue_for_job_kind
 from webapp.registry import services as registry
 from webapp.registry.models import ModelVersion
 from webapp.registry.selectors import visible_model_versions
@@ -60,7 +61,7 @@ def submit_job(user, team_id: int, kind: str, raw_params: dict | None, priority:
             team_id=team_id,
             owner=user,
             params=params,
-            queue=QUEUE_BY_KIND[kind],
+            queue=queue_for_job_kind(kind),
             priority=max(0, min(9, priority)),
         )
         transaction.on_commit(lambda: enqueue(job))
@@ -114,8 +115,9 @@ def _check_references(user, team_id: int, kind: str, params: dict) -> None:
 def enqueue(job: Job) -> None:
     from worker.job_tasks import run_job as run_job_task
 
+    # The router sends it to its kind's queue (webapp.kdsam_studio.queues).
     # Redis priorities: 0 is served first; our priority 9 (highest) maps to 0.
-    result = run_job_task.apply_async(args=[job.pk], queue=job.queue, priority=9 - job.priority)
+    result = run_job_task.apply_async(args=[job.pk], kwargs={"kind": job.kind}, priority=9 - job.priority)
     Job.objects.filter(pk=job.pk).update(task_id=result.id or "")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dj_database_url
 
+from webapp.kdsam_studio import queues
 from webapp.kdsam_studio.config import REPO_ROOT, StudioConfig, redis_channel_layer
 
 STUDIO = StudioConfig.from_env()
@@ -99,8 +100,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "cpu"
-CELERY_TASK_ROUTES = {"worker.tasks.embed_image": {"queue": "gpu"}}
+# Every task's queue comes from the one routing table (a job's from its kind).
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT_QUEUE
+CELERY_TASK_ROUTES = (queues.route_task,)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- files ----------------------------------------------------------------------------------
