@@ -138,4 +138,5 @@ def _decode_quant8(payload: bytes, header: dict[str, Any]) -> np.ndarray:
     step = np.frombuffer(payload, "<f4", channels, 4 * channels)
     codes = np.frombuffer(payload, np.uint8, offset=8 * channels).reshape(shape)
     view = (1, channels) + (1,) * (len(shape) - 2)
-    return (low.reshape(view) + step.reshape(view) * codes.astype(np.float32)).astype(np.float32)
+    values: np.ndarray = (low.reshape(view) + step.reshape(view) * codes.astype(np.float32)).astype(np.float32)
+    return values

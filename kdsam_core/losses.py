@@ -42,6 +42,10 @@ class EmbeddingRenderer(nn.Module):
     The buffers are stored with the run (checkpoint + ``pca.pt``) so resumed runs use the same one.
     """
 
+    mean: torch.Tensor
+    components: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, mean: torch.Tensor, components: torch.Tensor, scale: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("mean", mean.detach().float().reshape(-1))
@@ -110,7 +114,8 @@ class VGG16Features(nn.Module):
             for module in features.modules():  # torchvision's own VGG initialisation of conv layers
                 if isinstance(module, nn.Conv2d):
                     nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                    nn.init.constant_(module.bias, 0)
+                    if module.bias is not None:  # always true for VGG16's convolutions
+                        nn.init.constant_(module.bias, 0)
         finally:
             torch.random.set_rng_state(rng)
         if weights is not None:

@@ -8,7 +8,9 @@ torchvision's PIL round trip, and are tested for exact equality against the orig
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 import torch
@@ -29,7 +31,7 @@ def resize_longest_side(image: np.ndarray, long_side: int = 1024) -> np.ndarray:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.dtype} {image.shape}")
     new_h, new_w = preprocess_shape(image.shape[0], image.shape[1], long_side)
-    return np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR))
+    return np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BILINEAR))
 
 
 def normalize_and_pad(resized: np.ndarray, long_side: int = 1024) -> torch.Tensor:
@@ -71,7 +73,9 @@ def apply_coords(coords: np.ndarray, original_size: tuple[int, int], long_side: 
     return coords
 
 
-def postprocess_masks(low_res_masks, original_size: tuple[int, int], long_side: int = 1024) -> torch.Tensor:
+def postprocess_masks(
+    low_res_masks: torch.Tensor | np.ndarray, original_size: tuple[int, int], long_side: int = 1024
+) -> torch.Tensor:
     """SAM's ``Sam.postprocess_masks`` without a model: low-res logits ``(B, M, 4G, 4G)`` (tensor or
     array) → logits ``(B, M, H, W)`` at ``original_size``. Bilinear to ``long_side``², crop to the
     ResizeLongestSide size, bilinear to the original size (what the browser's mask-upsample.ts does)."""
@@ -83,7 +87,7 @@ def postprocess_masks(low_res_masks, original_size: tuple[int, int], long_side: 
     return F.interpolate(masks[..., :h, :w], tuple(original_size), mode="bilinear", align_corners=False)
 
 
-def load_rgb(path_or_file) -> np.ndarray:
+def load_rgb(path_or_file: str | os.PathLike[str] | IO[bytes]) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB (greyscale replicated, alpha dropped)."""
     with Image.open(path_or_file) as img:
         img.load()

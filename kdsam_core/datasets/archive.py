@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from kdsam_core.datasets.limits import DEFAULT_LIMITS, Limits
 
@@ -136,7 +137,7 @@ class _Extractor:
             )
         return target
 
-    def write(self, name: str, parts: tuple[str, ...], stream) -> None:
+    def write(self, name: str, parts: tuple[str, ...], stream: IO[bytes]) -> None:
         target = self.target(name, parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_dir():

@@ -25,16 +25,17 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from kdsam_core.datasets.dataset import open_dataset
-from kdsam_core.datasets.images import is_dicom_file
 from kdsam_core.datasets.limits import Limits
 from kdsam_core.datasets.problems import DatasetError, describe_blocking
 from kdsam_core.datasets.report import DatasetReport
 from kdsam_core.datasets.sample import Sample
+from kdsam_core.dicom import is_dicom_file
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = ("id", "image", "mask", "group", "class")
@@ -53,7 +54,7 @@ class ConvertResult:
     skipped: int
     report: DatasetReport
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["report"] = self.report.to_dict()
         return data

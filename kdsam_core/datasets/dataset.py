@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TypedDict
 
 from kdsam_core.datasets.archive import ArchiveError, archive_kind, extract_archive, temporary_folder
 from kdsam_core.datasets.detect import detect_format
@@ -22,7 +23,8 @@ from kdsam_core.datasets.validate import SampleCheck, validate_samples
 def _unique_ids(samples: list[Sample]) -> tuple[list[Sample], list[Problem]]:
     """Give later samples with an already used id a distinct one (``<subset>_<id>`` or ``<id>_<k>``)."""
     used: set[str] = set()
-    out, problems = [], []
+    out: list[Sample] = []
+    problems: list[Problem] = []
     for sample in samples:
         if sample.id not in used:
             used.add(sample.id)
@@ -48,6 +50,14 @@ def _unique_ids(samples: list[Sample]) -> tuple[list[Sample], list[Problem]]:
         group = new_id if sample.group == sample.id else sample.group
         out.append(replace(sample, id=new_id, group=group))
     return out, problems
+
+
+class _DatasetOptions(TypedDict):
+    """The keyword options :func:`open_dataset` passes on to every :class:`Dataset` it makes."""
+
+    format: str | None
+    mask_label: int | None
+    workers: int | None
 
 
 class Dataset:
@@ -178,7 +188,7 @@ def open_dataset(
         raise ValueError(f"unknown dataset format {format!r}; choose one of {', '.join(FORMATS)}")
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such file or folder")
-    options = {"format": format, "mask_label": mask_label, "workers": workers}
+    options: _DatasetOptions = {"format": format, "mask_label": mask_label, "workers": workers}
     if source.is_dir():
         yield Dataset(source, source, limits, problems=scan_folder(source, limits), **options)
         return

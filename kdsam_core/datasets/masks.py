@@ -92,7 +92,8 @@ def ellipse_mask(
     dy = ys - cy
     u = dx * cos_t + dy * sin_t
     v = -dx * sin_t + dy * cos_t
-    return (u / a) ** 2 + (v / b) ** 2 <= 1.0
+    inside: np.ndarray = (u / a) ** 2 + (v / b) ** 2 <= 1.0
+    return inside
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -103,7 +104,8 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     padded = np.pad(mask.astype(np.uint8), 1)
     flood = np.zeros((padded.shape[0] + 2, padded.shape[1] + 2), np.uint8)
     cv2.floodFill(padded, flood, (0, 0), 2, flags=4)
-    return padded[1:-1, 1:-1] != 2
+    filled: np.ndarray = padded[1:-1, 1:-1] != 2
+    return filled
 
 
 def _touches_border(mask: np.ndarray) -> bool:

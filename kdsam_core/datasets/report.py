@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from kdsam_core.datasets.problems import Problem
 from kdsam_core.datasets.validate import SampleCheck
@@ -41,10 +42,10 @@ class DatasetReport:
     image_modes: dict[str, int] = field(default_factory=dict)
     problem_counts: dict[str, int] = field(default_factory=dict)
     blocking_problems: int = 0
-    problems: list[dict] = field(default_factory=list)
-    limits: dict = field(default_factory=dict)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    limits: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -64,7 +65,7 @@ def build_report(
     root: str | None,
     checks: list[SampleCheck],
     problems: list[Problem],
-    limits: dict,
+    limits: dict[str, Any],
 ) -> DatasetReport:
     used = [c for c in checks if c.usable]
     pairs = [c for c in used if not c.sample.unlabelled]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class Sample:
     width: int | None = None
     height: int | None = None
     content_hash: str | None = None
-    meta: dict = field(default_factory=dict, compare=False)
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
     max_image_pixels: int = field(default=DEFAULT_LIMITS.max_image_pixels, compare=False)
 
     @property
@@ -77,7 +78,7 @@ class Sample:
             self.mask_paths, rule=self.mask_rule, label=self.mask_label, max_pixels=self.max_image_pixels
         ).mask
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable description (paths as strings)."""
         return {
             "id": self.id,

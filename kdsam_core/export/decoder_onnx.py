@@ -27,12 +27,13 @@ LOW_RES_INPUT_NAMES = INPUT_NAMES[:5]
 LOW_RES_OUTPUT_NAMES = ["iou_predictions", "low_res_masks"]
 
 
-def _source_indices(in_size: torch.Tensor, out_size: torch.Tensor):
+def _source_indices(in_size: torch.Tensor, out_size: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gather indices and weights of a 1-D bilinear resize ``in_size → out_size`` (align_corners=False)."""
     # float32 like PyTorch's kernel; its fused multiply-add may round source indices 1 ulp apart,
     # which moves interpolated values by < 1e-4 of their range at the largest sizes.
     scale = in_size.to(torch.float32) / out_size.to(torch.float32)
-    dst = torch.arange(out_size, dtype=torch.float32)  # traced as an ONNX Range over a dynamic size
+    # traced as an ONNX Range over a dynamic size; the stubs omit the 0-dim tensor ``end`` arange accepts
+    dst = torch.arange(out_size, dtype=torch.float32)  # type: ignore[call-overload]
     src = ((dst + 0.5) * scale - 0.5).clamp(min=0.0)
     last = in_size.to(torch.int64) - 1
     i0 = torch.minimum(src.floor().to(torch.int64), last)
@@ -87,7 +88,14 @@ class LowResDecoderOnnxModel(DecoderOnnxModel):
     that step was about a quarter of the decoder's run time in onnxruntime.
     """
 
-    def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input):
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor,
+        has_mask_input: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         sparse_embedding = self._embed_points(point_coords, point_labels)
         dense_embedding = self._embed_masks(mask_input, has_mask_input)
         masks, scores = self.model.mask_decoder.predict_masks(

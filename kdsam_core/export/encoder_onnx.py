@@ -8,6 +8,7 @@ output ``image_embeddings`` ``(B, 256, S/16, S/16)`` float32. The batch dimensio
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -18,10 +19,17 @@ ENCODER_INPUT_NAMES = ["image"]
 ENCODER_OUTPUT_NAMES = ["image_embeddings"]
 
 
+def image_encoder(model: nn.Module) -> tuple[nn.Module, int]:
+    """``model.image_encoder`` (or ``model`` itself when it is an encoder) and its input side ``S``."""
+    encoder: nn.Module = getattr(model, "image_encoder", model)
+    # ``img_size`` is a plain int attribute; mypy only sees nn.Module.__getattr__ (Tensor | Module)
+    return encoder, int(cast(int, encoder.img_size))
+
+
 def export_encoder_onnx(model: nn.Module, path: Path | str, *, opset: int = 17) -> Path:
     """Export ``model.image_encoder`` (or ``model`` itself when it is an encoder) to ``path``."""
-    encoder = getattr(model, "image_encoder", model).eval()
-    size = int(encoder.img_size)
+    encoder, size = image_encoder(model)
+    encoder.eval()
     dummy = torch.randn(1, 3, size, size)
     return write_onnx(
         encoder,

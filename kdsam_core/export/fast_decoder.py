@@ -31,7 +31,8 @@ def _transposed_conv_as_matrix(conv: nn.ConvTranspose2d) -> tuple[Tensor, Tensor
     if conv.kernel_size != (2, 2) or conv.stride != (2, 2) or conv.padding != (0, 0) or conv.groups != 1:
         raise ValueError(f"only 2×2 stride-2 transposed convolutions are rewritten, got {conv}")
     c, o = conv.weight.shape[:2]
-    return conv.weight.permute(0, 2, 3, 1).reshape(c, 4 * o), conv.bias
+    bias = conv.bias if conv.bias is not None else conv.weight.new_zeros(o)
+    return conv.weight.permute(0, 2, 3, 1).reshape(c, 4 * o), bias
 
 
 class ExportMaskDecoder(nn.Module):

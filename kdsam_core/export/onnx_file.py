@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -16,7 +16,7 @@ def write_onnx(
     *,
     input_names: list[str],
     output_names: list[str],
-    dynamic_axes: dict,
+    dynamic_axes: Mapping[str, Mapping[int, str]],
     opset: int = 17,
 ) -> Path:
     """Trace ``module`` with the classic exporter (``dynamo=False``) into ``path`` atomically."""

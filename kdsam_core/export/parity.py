@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+if TYPE_CHECKING:
+    import onnxruntime as ort
+    from segment_anything.modeling import Sam
+
 #: Original image sizes (H, W) the decoder parity check covers: landscape, portrait, square, tiny.
 PARITY_SIZES = ((480, 640), (777, 513), (1024, 1024), (97, 211))
 
 
-def _session(path: Path | str):
+def _session(path: Path | str) -> ort.InferenceSession:
     import onnxruntime as ort
 
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def decoder_inputs(model: nn.Module, orig_size: tuple[int, int], seed: int = 0) -> dict[str, np.ndarray]:
+def decoder_inputs(model: Sam, orig_size: tuple[int, int], seed: int = 0) -> dict[str, np.ndarray]:
     """Deterministic decoder inputs: a random embedding, a box and one positive point."""
     from kdsam_core.transforms import apply_coords
 
@@ -38,14 +44,16 @@ def decoder_inputs(model: nn.Module, orig_size: tuple[int, int], seed: int = 0) 
     }
 
 
-def decoder_parity(model: nn.Module, path: Path | str, *, multimask: bool = False, sizes=PARITY_SIZES) -> dict:
+def decoder_parity(
+    model: Sam, path: Path | str, *, multimask: bool = False, sizes: Iterable[tuple[int, int]] = PARITY_SIZES
+) -> dict[str, Any]:
     """Max abs logit difference and mask IoU of the ONNX decoder vs. PyTorch at several image sizes."""
     from kdsam_core.export.decoder_onnx import DecoderOnnxModel
 
     reference = DecoderOnnxModel(model.cpu().eval(), return_single_mask=not multimask).eval()
     session = _session(path)
     worst_diff, worst_iou = 0.0, 1.0
-    per_size = {}
+    per_size: dict[str, dict[str, float]] = {}
     for size in sizes:
         feeds = decoder_inputs(model, size)
         onnx_masks = session.run(["masks"], feeds)[0]
@@ -62,9 +70,12 @@ def decoder_parity(model: nn.Module, path: Path | str, *, multimask: bool = Fals
     return {"max_abs_diff": worst_diff, "min_mask_iou": worst_iou, "sizes": per_size}
 
 
-def encoder_parity(model: nn.Module, path: Path | str, batch: int = 1, seed: int = 0) -> dict:
-    encoder = getattr(model, "image_encoder", model).cpu().eval()
-    size = int(encoder.img_size)
+def encoder_parity(model: nn.Module, path: Path | str, batch: int = 1, seed: int = 0) -> dict[str, Any]:
+    """Max abs embedding difference of the ONNX encoder vs. PyTorch on a random ``batch``."""
+    from kdsam_core.export.encoder_onnx import image_encoder
+
+    encoder, size = image_encoder(model)
+    encoder.cpu().eval()
     x = torch.from_numpy(np.random.default_rng(seed).standard_normal((batch, 3, size, size)).astype(np.float32))
     onnx_out = _session(path).run(["image_embeddings"], {"image": x.numpy()})[0]
     with torch.no_grad():

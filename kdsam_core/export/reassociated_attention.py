@@ -61,7 +61,8 @@ class TokenToImageAttention(nn.Module):
         w_v = ref.v_proj.weight.reshape(heads, d, c)
         out = av @ w_v.transpose(1, 2) + ref.v_proj.bias.reshape(heads, 1, d)  # (B, h, n, d)
         out = out.transpose(1, 2).reshape(b, n, heads * d)
-        return ref.out_proj(out)
+        projected: Tensor = ref.out_proj(out)
+        return projected
 
 
 class ImageToTokenAttention(nn.Module):
@@ -91,7 +92,8 @@ class ImageToTokenAttention(nn.Module):
         vh = ref.v_proj(v).reshape(b, n, heads, d).transpose(1, 2)  # (B, h, n, d)
         w_o = ref.out_proj.weight.transpose(0, 1).reshape(heads, d, c)  # out_proj(x) = x W_oᵀ + b_o
         u = (vh @ w_o).reshape(b, heads * n, c)  # (B, h·n, C)
-        return attn @ u + ref.out_proj.bias
+        result: Tensor = attn @ u + ref.out_proj.bias
+        return result
 
 
 def _shallow_copy(module: nn.Module) -> nn.Module:

@@ -64,7 +64,7 @@ def build_kdsam(config: KDSamConfig | None = None, seed: int | None = None) -> S
     finally:
         if seed is not None:
             torch.random.set_rng_state(generator_state)
-    model.kdsam_config = config  # type: ignore[attr-defined]
+    model.kdsam_config = config
     return model.eval()
 
 

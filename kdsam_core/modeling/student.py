@@ -63,7 +63,8 @@ class StudentEncoder(nn.Module):
         features = self.neck_reduce(features)
         if self.upsample != 1:
             features = F.interpolate(features, scale_factor=self.upsample, mode="bilinear", align_corners=False)
-        return self.neck_refine(features)
+        embedding: torch.Tensor = self.neck_refine(features)
+        return embedding
 
     def load_imagenet_trunk(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Initialise the trunk from a torchvision ImageNet ResNet state dict (``fc.*`` ignored)."""

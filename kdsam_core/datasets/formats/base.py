@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict, Unpack
 
 from kdsam_core.datasets.fs import relative
 from kdsam_core.datasets.limits import DEFAULT_LIMITS, Limits
@@ -41,14 +43,33 @@ class ReadResult:
         self.problems.extend(other.problems)
 
 
-def make_sample(ctx: ReadContext, *, id: str, image_path: Path, format: str, **fields) -> Sample:
+class ExtraSampleFields(TypedDict, total=False):
+    """The :class:`Sample` fields the ``sample_fields`` callback of :func:`pair_by_stem` may add."""
+
+    group: str
+    label: str | None
+    subset: str | None
+    meta: dict[str, Any]
+
+
+class SampleFields(ExtraSampleFields, total=False):
+    """The :class:`Sample` fields a reader sets besides id, paths and format (see :func:`make_sample`)."""
+
+    mask_paths: tuple[Path, ...]
+    unlabelled: bool
+    negative: bool
+    mask_rule: str
+    mask_label: int | None
+
+
+def make_sample(ctx: ReadContext, *, id: str, image_path: Path, format: str, **fields: Unpack[SampleFields]) -> Sample:
     fields.setdefault("group", id)
-    fields["masks"] = tuple(ctx.rel(p) for p in fields.get("mask_paths", ()))
     return Sample(
         id=id,
         image_path=image_path,
         format=format,
         image=ctx.rel(image_path),
+        masks=tuple(ctx.rel(p) for p in fields.get("mask_paths", ())),
         max_image_pixels=ctx.limits.max_image_pixels,
         **fields,
     )
@@ -71,7 +92,7 @@ def pair_by_stem(
     format: str,
     mask_rule: str = RULE_AUTO,
     expect_masks: bool | None = None,
-    sample_fields=None,
+    sample_fields: Callable[[str, Path], ExtraSampleFields] | None = None,
 ) -> ReadResult:
     """Match masks to images by key (relative stem path).
 
@@ -89,7 +110,7 @@ def pair_by_stem(
     for key, mask_path in masks:
         folder, _, stem = key.rpartition("/")
         prefix = f"{folder}/" if folder else ""
-        target = None
+        target: str | None = None
         for candidate in mask_key_candidates(stem):
             full = prefix + candidate
             if full in by_key:
@@ -112,7 +133,7 @@ def pair_by_stem(
         expect_masks = bool(masks)
     for key, image_path in images:
         stem = image_path.stem
-        extra = dict(sample_fields(key, image_path)) if sample_fields else {}
+        extra: ExtraSampleFields = sample_fields(key, image_path) if sample_fields else {}
         found = tuple(sorted(assigned.get(key, ())))
         if found:
             sample = make_sample(
@@ -143,7 +164,7 @@ def pair_by_stem(
 
 def keyed(files: list[Path], folder: Path) -> list[tuple[str, Path]]:
     """``(key, path)`` with key = path relative to ``folder`` without suffix."""
-    out = []
+    out: list[tuple[str, Path]] = []
     for path in files:
         rel = path.relative_to(folder)
         key = rel.with_suffix("").as_posix() if rel.suffix else rel.as_posix()

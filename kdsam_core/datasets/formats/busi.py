@@ -68,15 +68,21 @@ def read(root: Path, ctx: ReadContext) -> ReadResult:
         for stem in sorted(images):
             path = images[stem]
             found = tuple(sorted(masks.get(stem, ())))
-            common = {"id": stem, "image_path": path, "format": KEY, "label": label}
             if found:
                 sample = make_sample(
-                    ctx, mask_paths=found, negative=negative_class, mask_label=ctx.mask_label, **common
+                    ctx,
+                    id=stem,
+                    image_path=path,
+                    format=KEY,
+                    label=label,
+                    mask_paths=found,
+                    negative=negative_class,
+                    mask_label=ctx.mask_label,
                 )
-            elif negative_class:
-                sample = make_sample(ctx, negative=True, **common)  # no lesion: an empty mask is implied
+            elif negative_class:  # no lesion: an empty mask is implied
+                sample = make_sample(ctx, id=stem, image_path=path, format=KEY, label=label, negative=True)
             else:
-                sample = make_sample(ctx, unlabelled=True, **common)
+                sample = make_sample(ctx, id=stem, image_path=path, format=KEY, label=label, unlabelled=True)
                 result.problems.append(
                     Problem(
                         "image_without_mask",

@@ -18,7 +18,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from kdsam_core.datasets.formats.base import MASK_STEM, ReadContext, ReadResult, keyed, make_sample, pair_by_stem
+from kdsam_core.datasets.formats.base import (
+    MASK_STEM,
+    ExtraSampleFields,
+    ReadContext,
+    ReadResult,
+    keyed,
+    make_sample,
+    pair_by_stem,
+)
 from kdsam_core.datasets.fs import files_in, find_child, walk_files
 from kdsam_core.datasets.images import is_image_file
 from kdsam_core.datasets.problems import Problem
@@ -56,7 +64,8 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _flat_split(root: Path) -> tuple[list[Path], list[Path]]:
-    images, masks = [], []
+    images: list[Path] = []
+    masks: list[Path] = []
     for path in files_in(root):
         if is_image_file(path):
             (masks if MASK_STEM.match(path.stem) else images).append(path)
@@ -106,7 +115,7 @@ def read(root: Path, ctx: ReadContext) -> ReadResult:
         images = _image_files(images_dir)
         masks = _image_files(masks_dir) if masks_dir is not None else []
 
-        def fields(key: str, path: Path) -> dict:
+        def fields(key: str, path: Path) -> ExtraSampleFields:
             folder = key.rpartition("/")[0]
             return {"label": folder.split("/")[0]} if folder else {}
 

@@ -32,7 +32,7 @@ def _has_hc_files(folder: Path) -> bool:
 
 
 def _parts(root: Path) -> list[tuple[Path, str | None]]:
-    parts = []
+    parts: list[tuple[Path, str | None]] = []
     training = find_child(root, "training_set", "training")
     test = find_child(root, "test_set", "test")
     if training is not None and _has_hc_files(training):
@@ -53,12 +53,12 @@ def read(root: Path, ctx: ReadContext) -> ReadResult:
     seen_ids: set[str] = set()
     for folder, subset in _parts(root):  # training first, so its ids stay unprefixed
         files = files_in(folder)
-        annotations = {}
+        annotations: dict[str, Path] = {}
         for path in files:
             match = ANNOTATION_NAME.match(path.name)
             if match:
                 annotations[match.group("stem")] = path
-        images = {}
+        images: dict[str, tuple[Path, str]] = {}
         for path in files:
             match = IMAGE_NAME.match(path.name)
             if match:

@@ -63,9 +63,9 @@ def read(root: Path, ctx: ReadContext) -> ReadResult:
     for folder in _candidate_folders(root):
         subset = _subset(folder, root)
         for path in files_in(folder):
-            mask = MASK_NAME.match(path.name)
-            if mask:
-                masks.setdefault(mask.group(1).upper(), path)
+            mask_name = MASK_NAME.match(path.name)
+            if mask_name:
+                masks.setdefault(mask_name.group(1).upper(), path)
                 mask_subsets.add(subset)
                 continue
             image = IMAGE_NAME.match(path.name)

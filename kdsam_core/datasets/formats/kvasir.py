@@ -37,6 +37,8 @@ def detect(root: Path) -> bool:
 
 def read(root: Path, ctx: ReadContext) -> ReadResult:
     images_dir, masks_dir = _folders(root)
+    if images_dir is None or masks_dir is None:  # not a Kvasir-SEG layout (detect() is False): nothing to read
+        return ReadResult()
     images = [p for p in walk_files(images_dir, max_depth=0) if is_image_file(p)]
     masks = [p for p in walk_files(masks_dir, max_depth=0) if is_image_file(p)]
     return pair_by_stem(
