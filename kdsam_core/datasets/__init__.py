@@ -18,7 +18,6 @@ from kdsam_core.datasets.convert import MANIFEST_COLUMNS, ConvertResult, convert
 from kdsam_core.datasets.dataset import Dataset, inspect_dataset, iter_samples, open_dataset
 from kdsam_core.datasets.detect import Detection, detect_format
 from kdsam_core.datasets.formats import FORMATS
-from kdsam_core.datasets.formats.dicom import ALLOWED_TAGS as DICOM_ALLOWED_TAGS
 from kdsam_core.datasets.limits import DEFAULT_LIMITS, Limits
 from kdsam_core.datasets.masks import binarise, fill_outline
 from kdsam_core.datasets.problems import PROBLEM_CODES, DatasetError, Problem
@@ -30,7 +29,6 @@ FORMAT_KEYS = tuple(FORMATS)
 
 __all__ = [
     "DEFAULT_LIMITS",
-    "DICOM_ALLOWED_TAGS",
     "FORMAT_KEYS",
     "MANIFEST_COLUMNS",
     "PROBLEM_CODES",

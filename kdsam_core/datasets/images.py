@@ -1,8 +1,8 @@
 """Safe image decoding: pixel-count limit checked from the header before decoding, clear errors.
 
 All decoders return ``uint8`` arrays: ``(H, W)`` for grayscale (including RGB images whose three
-channels are equal) and ``(H, W, 3)`` for colour. DICOM files are delegated to
-:mod:`kdsam_core.datasets.formats.dicom` (rescale and window applied).
+channels are equal) and ``(H, W, 3)`` for colour. DICOM files are decoded by :mod:`kdsam_core.dicom`
+(rescale and window applied), its :class:`~kdsam_core.dicom.DicomError` reported as :class:`ImageFileError`.
 """
 
 from __future__ import annotations
@@ -13,18 +13,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from kdsam_core import dicom
+from kdsam_core.dicom import is_dicom_file
+
 #: raster image files read by the importers (lower-case suffixes)
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 #: suffixes whose compression is lossy: masks stored this way are thresholded at 127
 LOSSY_SUFFIXES = frozenset({".jpg", ".jpeg"})
-DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 
 # Pillow raises many exception types on hostile files (struct.error, zlib.error, …): catch them all.
 _DECODE_ERRORS = (Exception,)
 
 
 class ImageFileError(Exception):
-    """An image or mask could not be read. ``kind`` is ``"decompression_bomb"`` or ``"unreadable"``."""
+    """An image or mask could not be read. ``kind`` is ``"decompression_bomb"``, ``"unreadable"`` or
+    (DICOM only) ``"unsupported"`` (multi-frame, no pixel data, not one 2-D frame)."""
 
     def __init__(self, kind: str, message: str, path: Path | None = None) -> None:
         super().__init__(message)
@@ -35,21 +38,6 @@ class ImageFileError(Exception):
 
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
-
-
-def is_dicom_file(path: Path) -> bool:
-    """``.dcm``/``.dicom`` files, and extension-less files with the ``DICM`` preamble marker."""
-    suffix = path.suffix.lower()
-    if suffix in DICOM_SUFFIXES:
-        return True
-    if suffix:
-        return False
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
 
 
 def _open_loaded(path: Path, max_pixels: int, draft_side: int | None = None):
@@ -82,7 +70,7 @@ def _open_loaded(path: Path, max_pixels: int, draft_side: int | None = None):
     try:
         if draft_side and image.format == "JPEG" and max(width, height) > draft_side:
             scale = draft_side / max(width, height)
-            image._kdsam_original_size = (width, height)
+            image._kdsam_original_size = (width, height)  # type: ignore[attr-defined]  # read by _original_size
             image.draft(image.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -110,9 +98,13 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
 
 def squeeze_gray(array: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` whose channels are equal -> ``(H, W)``; anything else unchanged."""
-    if array.ndim == 3 and array.shape[2] == 3:
-        if np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 0], array[..., 2]):
-            return np.ascontiguousarray(array[..., 0])
+    if (
+        array.ndim == 3
+        and array.shape[2] == 3
+        and np.array_equal(array[..., 0], array[..., 1])
+        and np.array_equal(array[..., 0], array[..., 2])
+    ):
+        return np.ascontiguousarray(array[..., 0])
     return array
 
 
@@ -132,13 +124,28 @@ def pil_to_array(image: Image.Image) -> np.ndarray:
     return squeeze_gray(np.asarray(image))
 
 
+#: :class:`ImageFileError` kinds of the :class:`~kdsam_core.dicom.DicomError` codes (others: ``unreadable``)
+_DICOM_KINDS = {
+    "too_many_pixels": "decompression_bomb",
+    "multi_frame": "unsupported",
+    "no_pixel_data": "unsupported",
+    "bad_shape": "unsupported",
+}
+
+
+def _read_dicom(path: Path, max_pixels: int) -> np.ndarray:
+    """Decode a single-frame DICOM file like :func:`read_image_array` (equal-channel RGB as gray)."""
+    try:
+        return squeeze_gray(dicom.read_array(Path(path), max_pixels))
+    except dicom.DicomError as error:
+        raise ImageFileError(_DICOM_KINDS.get(error.code, "unreadable"), error.message) from None
+
+
 def read_image_array(path: Path, max_pixels: int) -> np.ndarray:
     """Decode an image (raster or DICOM) to ``uint8`` gray or RGB; raises :class:`ImageFileError`."""
     path = Path(path)
     if is_dicom_file(path):
-        from kdsam_core.datasets.formats.dicom import read_dicom_array
-
-        return read_dicom_array(path, max_pixels)
+        return _read_dicom(path, max_pixels)
     image = _open_loaded(path, max_pixels)
     with image:
         return pil_to_array(image)
@@ -180,6 +187,7 @@ def read_raw_mask(path: Path, max_pixels: int) -> np.ndarray:
             image = image.convert("RGBA" if "A" in mode else "RGB")
             mode = image.mode
         array = np.asarray(image)
+    alpha: np.ndarray | None
     if mode == "LA":
         colour, alpha = array[..., 0], array[..., 1]
     else:

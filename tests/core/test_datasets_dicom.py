@@ -1,4 +1,4 @@
-"""DICOM images with PNG masks: rescale + window for display, no patient data kept (files built here)."""
+"""DICOM images with PNG masks: rescale + window for display, no patient data kept (files built with pydicom)."""
 
 from __future__ import annotations
 
@@ -8,40 +8,28 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kdsam_core.datasets import DICOM_ALLOWED_TAGS, convert_dataset, inspect_dataset, open_dataset
-from kdsam_core.datasets.formats.dicom import window_to_uint8
+from kdsam_core.datasets import convert_dataset, inspect_dataset, open_dataset
+from kdsam_core.dicom import ALLOWED_TAGS as DICOM_ALLOWED_TAGS
+from kdsam_core.dicom import read_array as read_dicom_array
+from kdsam_core.dicom import window_to_uint8
+from tests.dicom_support import PHI, dicom_bytes
 
-PATIENT_VALUES = ("Doe^Jane", "SECRET-4711", "19700101", "General Hospital")
+PATIENT_VALUES = tuple(PHI.values())
 
 
 def make_dicom(path, pixels, *, slope=1.0, intercept=0.0, center=None, width=None, photometric="MONOCHROME2", frames=1):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-    ds.PatientName, ds.PatientID, ds.PatientBirthDate = PATIENT_VALUES[0], PATIENT_VALUES[1], PATIENT_VALUES[2]
-    ds.InstitutionName = PATIENT_VALUES[3]
-    ds.Modality = "CT"
-    ds.PixelSpacing = [0.5, 0.5]
-    pixels = np.asarray(pixels, dtype=np.uint16)
-    ds.Rows, ds.Columns = pixels.shape[-2:]
-    if frames > 1:
-        ds.NumberOfFrames = frames
-        pixels = np.stack([pixels] * frames)
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
-    if center is not None:
-        ds.WindowCenter, ds.WindowWidth = center, width
-    ds.PixelData = pixels.tobytes()
+    window = {} if center is None else {"WindowCenter": center, "WindowWidth": width}
+    content = dicom_bytes(
+        pixels,
+        frames=frames,
+        photometric=photometric,
+        PixelSpacing=[0.5, 0.5],
+        RescaleSlope=slope,
+        RescaleIntercept=intercept,
+        **window,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
+    path.write_bytes(content)
     return path
 
 
@@ -80,8 +68,6 @@ def test_rescale_and_window_are_applied(tmp_path, datasets_kit):
 def test_rescale_slope_changes_the_windowed_image(tmp_path):
     plain = make_dicom(tmp_path / "a.dcm", _ramp(), slope=1.0, intercept=0.0, center=500, width=1000)
     scaled = make_dicom(tmp_path / "b.dcm", _ramp(), slope=2.0, intercept=0.0, center=500, width=1000)
-    from kdsam_core.datasets.formats.dicom import read_dicom_array
-
     a, b = read_dicom_array(plain, 10**6), read_dicom_array(scaled, 10**6)
     assert (b >= a).all() and (b > a).any()
 
@@ -92,8 +78,6 @@ def test_without_window_the_full_range_is_used():
 
 
 def test_monochrome1_is_inverted(tmp_path):
-    from kdsam_core.datasets.formats.dicom import read_dicom_array
-
     normal = read_dicom_array(make_dicom(tmp_path / "m2.dcm", _ramp()), 10**6)
     inverted = read_dicom_array(make_dicom(tmp_path / "m1.dcm", _ramp(), photometric="MONOCHROME1"), 10**6)
     assert np.array_equal(inverted, 255 - normal)
