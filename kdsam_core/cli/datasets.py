@@ -149,7 +149,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "datasets",
         help="inspect, convert and split segmentation datasets",
-        description="Read Kvasir-SEG, ISIC, HC18, BUSI, generic and DICOM segmentation datasets from a folder or archive.",
+        description="Read Kvasir-SEG, ISIC, HC18, BUSI, generic and DICOM segmentation datasets "
+        "from a folder or archive.",
     )
     commands = parser.add_subparsers(dest="datasets_command", metavar="SUBCOMMAND", required=True)
 

@@ -3,7 +3,8 @@
 Every problem is either *blocking* (the dataset cannot be imported at all until it is fixed) or
 *skippable* (only the file or sample concerned is affected; the importer applies the default
 ``action`` unless the user chooses otherwise). The table :data:`PROBLEM_CODES` is the single source
-of truth for codes, documented in ``docs/datasets.md``.
+of truth for codes, documented in ``docs/datasets.md``, and for the choices a user has
+(:data:`CHOICES`, :data:`SKIPPABLE_CHOICES`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,27 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Choice:
+    """What a user may decide about a skippable problem whose default keeps the sample."""
+
+    default: str  # what happens without a choice
+    alternative: str  # what choosing it does
+    field: str  # the confirm option that selects the alternative: "skip" (this code) or "keep_duplicates"
+
+
+#: the confirm options that select a choice's alternative
+CHOICE_FIELDS = ("skip", "keep_duplicates")
+
+_SKIP_THESE = "skip these images"
+
+
+@dataclass(frozen=True)
 class ProblemKind:
     code: str
     blocking: bool
     action: str  # what the importer does by default (for skippable problems) or "fix_and_retry"
     summary: str
+    choice: Choice | None = None  # what the user may choose instead of the default action
 
 
 _KINDS = (
@@ -45,22 +62,60 @@ _KINDS = (
     ProblemKind("no_images", True, "fix_and_retry", "the dataset contains no images"),
     ProblemKind("no_usable_samples", True, "fix_and_retry", "every image was skipped because of other problems"),
     # -- single files or samples (skippable) ----------------------------------------------------
-    ProblemKind("image_without_mask", False, "import_unlabelled", "an image has no mask"),
+    ProblemKind(
+        "image_without_mask",
+        False,
+        "import_unlabelled",
+        "an image has no mask",
+        Choice("import the image without a mask", _SKIP_THESE, "skip"),
+    ),
     ProblemKind("mask_without_image", False, "ignore_file", "a mask has no image"),
     ProblemKind("size_mismatch", False, "skip_sample", "mask and image sizes differ"),
-    ProblemKind("empty_mask", False, "keep_as_negative", "a mask has no foreground pixel"),
+    ProblemKind(
+        "empty_mask",
+        False,
+        "keep_as_negative",
+        "a mask has no foreground pixel",
+        Choice("keep the image as a negative", _SKIP_THESE, "skip"),
+    ),
     ProblemKind("unreadable_image", False, "skip_sample", "an image is truncated, corrupt or not an image"),
     ProblemKind("unreadable_mask", False, "skip_sample", "a mask is truncated, corrupt or not an image"),
-    ProblemKind("non_binary_mask", False, "binarise", "a mask has more than two values"),
+    ProblemKind(
+        "non_binary_mask",
+        False,
+        "binarise",
+        "a mask has more than two values",
+        Choice("binarise the mask", _SKIP_THESE, "skip"),
+    ),
     ProblemKind("outline_not_ellipse", False, "skip_sample", "an HC18 annotation cannot be filled"),
     ProblemKind("unsupported_dicom", False, "skip_sample", "a DICOM file is multi-frame or has no pixel data"),
-    ProblemKind("duplicate_image", False, "skip_duplicate", "an image has the same pixels as another"),
-    ProblemKind("duplicate_id", False, "rename", "two images have the same file stem"),
+    ProblemKind(
+        "duplicate_image",
+        False,
+        "skip_duplicate",
+        "an image has the same pixels as another",
+        Choice("skip the later copy", "keep every copy", "keep_duplicates"),
+    ),
+    ProblemKind(
+        "duplicate_id",
+        False,
+        "rename",
+        "two images have the same file stem",
+        Choice("rename the later image", "skip the renamed images", "skip"),
+    ),
     ProblemKind("manifest_missing_file", False, "skip_sample", "a manifest row names a file that does not exist"),
 )
 
 #: code -> :class:`ProblemKind`
 PROBLEM_CODES: dict[str, ProblemKind] = {kind.code: kind for kind in _KINDS}
+
+#: code -> :class:`Choice` of every problem a user may decide on: the ``skip`` ones first, then the others
+CHOICES: dict[str, Choice] = {
+    kind.code: kind.choice for field in CHOICE_FIELDS for kind in _KINDS if kind.choice and kind.choice.field == field
+}
+
+#: codes whose samples are kept by default and that the user may choose to skip instead
+SKIPPABLE_CHOICES: tuple[str, ...] = tuple(code for code, choice in CHOICES.items() if choice.field == "skip")
 
 #: human description of each default action
 ACTIONS = {
@@ -122,6 +177,21 @@ class DatasetError(Exception):
     def __init__(self, message: str, problems: list[Problem] | tuple[Problem, ...] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+def choices_for(problem_counts: dict[str, int]) -> list[dict]:
+    """The choices open for a report's ``problem_counts``: one per choosable problem present, with its count."""
+    return [
+        {
+            "code": code,
+            "count": problem_counts[code],
+            "default": choice.default,
+            "alternative": choice.alternative,
+            "field": choice.field,
+        }
+        for code, choice in CHOICES.items()
+        if problem_counts.get(code)
+    ]
 
 
 def describe_blocking(problems) -> str:

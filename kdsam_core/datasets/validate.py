@@ -102,7 +102,8 @@ def check_sample(sample: Sample) -> SampleCheck:
             Problem(
                 "empty_mask",
                 first_mask,
-                f"mask {first_mask} has no foreground pixel; the image is kept as a negative (no lesion) or can be skipped",
+                f"mask {first_mask} has no foreground pixel; "
+                "the image is kept as a negative (no lesion) or can be skipped",
                 sample.id,
             )
         )
@@ -125,6 +126,8 @@ def find_duplicates(checks: list[SampleCheck]) -> None:
     first: dict[str, SampleCheck] = {}
     for check in sorted((c for c in checks if c.usable and c.sample.content_hash), key=lambda c: c.sample.image):
         key = check.sample.content_hash
+        if key is None:  # filtered out above; narrows the type
+            continue
         if key not in first:
             first[key] = check
             continue

@@ -180,13 +180,14 @@ def test_the_upload_session_keeps_the_report_and_the_reason_after_a_failure(trai
 def test_import_interrupted_midway_leaves_no_dataset_no_items_and_no_files(trainer, team, monkeypatch, how):
     from webapp.datasets import services
     from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
+    from webapp.datasets.services import imports
 
     before = media_files()
     upload_id, _ = upload(trainer, team.pk, zip_bytes(generic_files(6)), chunk=None)
     archive_only = media_files()
     real_store, real_check, real_bulk = (
-        services.store_sample,
-        services._still_importing,
+        imports.store_sample,
+        imports._still_importing,
         DatasetItem.objects.bulk_create,
     )
     calls = []
@@ -206,9 +207,9 @@ def test_import_interrupted_midway_leaves_no_dataset_no_items_and_no_files(train
         assert Dataset.objects.count() == 1
         raise RuntimeError("database went away (injected)")
 
-    monkeypatch.setattr(services, "IMPORT_BATCH", 2)
-    monkeypatch.setattr(services, "store_sample", flaky_store)
-    monkeypatch.setattr(services, "_still_importing", user_cancels_midway)
+    monkeypatch.setattr(imports, "IMPORT_BATCH", 2)
+    monkeypatch.setattr(imports, "store_sample", flaky_store)
+    monkeypatch.setattr(imports, "_still_importing", user_cancels_midway)
     if how == "failure_at_commit":
         monkeypatch.setattr(DatasetItem.objects, "bulk_create", failing_bulk_create)
     assert archive_only - before  # the archive awaits confirmation

@@ -11,24 +11,17 @@ import pydicom
 import pytest
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
-from pydicom.dataset import FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from kdsam_core.embedding_codec import decode_embedding
 from kdsam_core.masks_io import rle_encode
+from tests.dicom_support import PHI as BASE_PHI
+from tests.dicom_support import dicom_bytes
 from tests.web.test_images_api import stored_files, upload
 from webapp.segmentation.models import Image
 
 pytestmark = pytest.mark.django_db
 
-PHI = {
-    "PatientName": "Doe^Jane",
-    "PatientID": "MRN-123456",
-    "PatientBirthDate": "19700101",
-    "InstitutionName": "St Example Hospital",
-    "ReferringPhysicianName": "House^Gregory",
-    "AccessionNumber": "ACC99",
-}
+PHI = {**BASE_PHI, "ReferringPhysicianName": "House^Gregory"}
 
 
 @pytest.fixture(autouse=True)
@@ -38,33 +31,20 @@ def no_embedding(monkeypatch):
 
 
 def ct_dicom(frames: int = 1) -> tuple[bytes, np.ndarray]:
-    rng = np.random.default_rng(0)
-    stored = rng.integers(0, 2000, size=(frames, 48, 64) if frames > 1 else (48, 64)).astype(np.uint16)
-    ds = pydicom.Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, ds.file_meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), generate_uid(), generate_uid()
-    ds.Modality = "CT"
-    for key, value in PHI.items():
-        setattr(ds, key, value)
-    ds.add_new(0x00091001, "LO", "private vendor secret")
-    ds.Rows, ds.Columns = 48, 64
-    if frames > 1:
-        ds.NumberOfFrames = frames
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
-    ds.PixelSpacing = [0.7, 0.7]
-    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    ds.ImagePositionPatient = [0, 0, 0]
-    ds.SliceThickness = 1.0
-    ds.PixelData = stored.tobytes()
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue(), stored.astype(np.float32) - 1024
+    """A 48×64 CT slice (stored values 0..2000, HU = stored − 1024) with :data:`PHI`; ``frames`` > 1 repeats it."""
+    stored = np.random.default_rng(0).integers(0, 2000, size=(48, 64)).astype(np.uint16)
+    content = dicom_bytes(
+        stored,
+        frames=frames,
+        RescaleSlope=1,
+        RescaleIntercept=-1024,
+        PixelSpacing=[0.7, 0.7],
+        ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+        ImagePositionPatient=[0, 0, 0],
+        SliceThickness=1.0,
+        ReferringPhysicianName=PHI["ReferringPhysicianName"],
+    )
+    return content, stored.astype(np.float32) - 1024
 
 
 def test_dicom_upload_is_de_identified_converted_and_windowable(api):

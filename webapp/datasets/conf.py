@@ -31,8 +31,6 @@ DEFAULT_RATIOS = {"train": 0.8, "val": 0.1, "test": 0.1}
 THUMBNAIL_SIZE = 192
 #: At most one progress write per this many seconds.
 PROGRESS_INTERVAL_S = 0.5
-#: Problem codes whose samples are kept by default and that the user may choose to skip instead.
-SKIPPABLE_CHOICES = ("image_without_mask", "empty_mask", "non_binary_mask", "duplicate_id")
 
 #: Folders under MEDIA_ROOT.
 UPLOADS = "datasets/uploads"

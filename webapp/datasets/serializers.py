@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from kdsam_core.datasets import FORMAT_KEYS, PROBLEM_CODES
-from webapp.datasets import conf
+from kdsam_core.datasets.problems import CHOICE_FIELDS, SKIPPABLE_CHOICES
 from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
 
 
@@ -197,7 +197,7 @@ class FolderImportSerializer(serializers.Serializer):
 
 class ConfirmSerializer(serializers.Serializer):
     skip = serializers.ListField(
-        child=serializers.ChoiceField(choices=list(conf.SKIPPABLE_CHOICES)),
+        child=serializers.ChoiceField(choices=list(SKIPPABLE_CHOICES)),
         required=False,
         default=list,
         help_text="Problem codes whose samples are skipped instead of the default action.",
@@ -259,7 +259,7 @@ class SkipChoiceSerializer(serializers.Serializer):
     default = serializers.CharField(help_text="What happens without a choice.")
     alternative = serializers.CharField(help_text="What choosing it does.")
     field = serializers.ChoiceField(
-        choices=["skip", "keep_duplicates"], help_text="The confirm field that selects the alternative."
+        choices=list(CHOICE_FIELDS), help_text="The confirm field that selects the alternative."
     )
 
 

@@ -1,4 +1,8 @@
-"""Thin API views of datasets and their upload sessions: parse, check the team role, call a service or selector, serialise."""
+"""Thin API views of datasets and their upload sessions.
+
+Each parses, checks the team role, calls a service or selector and serialises; service errors
+(:class:`~webapp.datasets.services.DatasetRejected`) are rendered by the API's exception handler.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kdsam_core.datasets.problems import choices_for
 from webapp.accounts.permissions import require_role
 from webapp.accounts.selectors import TRAINING_ROLES
 from webapp.datasets import conf, selectors, services, storage
@@ -29,13 +34,6 @@ from webapp.datasets.serializers import (
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
 
 ERRORS = {400: ApiErrorSerializer, 403: ApiErrorSerializer, 404: ApiErrorSerializer}
-_CHOICES = {
-    "image_without_mask": ("import the image without a mask", "skip these images", "skip"),
-    "empty_mask": ("keep the image as a negative", "skip these images", "skip"),
-    "non_binary_mask": ("binarise the mask", "skip these images", "skip"),
-    "duplicate_id": ("rename the later image", "skip the renamed images", "skip"),
-    "duplicate_image": ("skip the later copy", "keep every copy", "keep_duplicates"),
-}
 
 
 class RawBodyParser(BaseParser):
@@ -45,10 +43,6 @@ class RawBodyParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):  # pragma: no cover - not used
         return stream
-
-
-def _rejected(error: services.DatasetRejected) -> ApiError:
-    return ApiError(error.code, error.message, field=error.field, status_code=error.status_code)
 
 
 def _dataset_or_404(request, dataset_id: int, *, write: bool = False) -> Dataset:
@@ -82,21 +76,18 @@ def _create_upload(request) -> Response:
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
     require_role(request.user, data["team"], TRAINING_ROLES)
-    try:
-        upload = services.create_upload(
-            request.user,
-            data["team"],
-            name=data["name"],
-            description=data["description"],
-            filename=data["filename"],
-            size=data["size"],
-            format=data["format"],
-            mask_label=data["mask_label"],
-            seed=data["seed"],
-            ratios=_ratios(data["ratios"]),
-        )
-    except services.DatasetRejected as error:
-        raise _rejected(error) from error
+    upload = services.create_upload(
+        request.user,
+        data["team"],
+        name=data["name"],
+        description=data["description"],
+        filename=data["filename"],
+        size=data["size"],
+        format=data["format"],
+        mask_label=data["mask_label"],
+        seed=data["seed"],
+        ratios=_ratios(data["ratios"]),
+    )
     return _upload_response(request, upload, status.HTTP_201_CREATED)
 
 
@@ -178,20 +169,17 @@ class DatasetFolderImportView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         require_role(request.user, data["team"], TRAINING_ROLES)
-        try:
-            upload = services.create_folder_import(
-                request.user,
-                data["team"],
-                name=data["name"],
-                description=data["description"],
-                path=data["path"],
-                format=data["format"],
-                mask_label=data["mask_label"],
-                seed=data["seed"],
-                ratios=_ratios(data["ratios"]),
-            )
-        except services.DatasetRejected as error:
-            raise _rejected(error) from error
+        upload = services.create_folder_import(
+            request.user,
+            data["team"],
+            name=data["name"],
+            description=data["description"],
+            path=data["path"],
+            format=data["format"],
+            mask_label=data["mask_label"],
+            seed=data["seed"],
+            ratios=_ratios(data["ratios"]),
+        )
         upload.refresh_from_db()
         return _upload_response(request, upload, status.HTTP_201_CREATED)
 
@@ -203,20 +191,13 @@ class DatasetDetailView(APIView):
 
     @extend_schema(responses={204: None, **ERRORS}, operation_id="datasets_delete")
     def delete(self, request, dataset_id: int):
-        try:
-            services.delete_dataset(_dataset_or_404(request, dataset_id, write=True))
-        except services.DatasetRejected as error:
-            raise _rejected(error) from error
+        services.delete_dataset(_dataset_or_404(request, dataset_id, write=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def skip_choices(report: dict | None) -> list[dict]:
-    counts = (report or {}).get("problem_counts", {})
-    return [
-        {"code": code, "count": counts[code], "default": default, "alternative": alternative, "field": field}
-        for code, (default, alternative, field) in _CHOICES.items()
-        if counts.get(code)
-    ]
+def _report_response(session_id: int, state: str, error: str, report: dict | None) -> Response:
+    choices = choices_for((report or {}).get("problem_counts", {}))
+    return Response({"id": session_id, "state": state, "error": error, "report": report, "choices": choices})
 
 
 class DatasetReportView(APIView):
@@ -227,10 +208,7 @@ class DatasetReportView(APIView):
     )
     def get(self, request, dataset_id: int):
         dataset = _dataset_or_404(request, dataset_id)
-        report = selectors.report_of(dataset)
-        return Response(
-            {"id": dataset.pk, "state": dataset.state, "error": "", "report": report, "choices": skip_choices(report)}
-        )
+        return _report_response(dataset.pk, dataset.state, "", selectors.report_of(dataset))
 
 
 class DatasetUploadDetailView(APIView):
@@ -246,10 +224,7 @@ class DatasetUploadDetailView(APIView):
         description="Forget a settled (imported, failed or cancelled) upload session; its dataset stays.",
     )
     def delete(self, request, upload_id: int):
-        try:
-            services.delete_upload(_upload_or_404(request, upload_id, write=True))
-        except services.DatasetRejected as error:
-            raise _rejected(error) from error
+        services.delete_upload(_upload_or_404(request, upload_id, write=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -272,10 +247,7 @@ class DatasetUploadChunkView(APIView):
         if not offset.isdigit():
             raise ApiError("invalid_offset", "Give the query parameter offset (bytes received so far).", field="offset")
         length = request.META.get("CONTENT_LENGTH")
-        try:
-            upload = services.receive_chunk(upload, int(offset), request._request, int(length) if length else None)
-        except services.DatasetRejected as error:
-            raise _rejected(error) from error
+        upload = services.receive_chunk(upload, int(offset), request._request, int(length) if length else None)
         return _upload_response(request, upload)
 
 
@@ -293,15 +265,7 @@ class DatasetUploadReportView(APIView):
     )
     def get(self, request, upload_id: int):
         upload = _upload_or_404(request, upload_id)
-        return Response(
-            {
-                "id": upload.pk,
-                "state": upload.state,
-                "error": upload.error,
-                "report": upload.report,
-                "choices": skip_choices(upload.report),
-            }
-        )
+        return _report_response(upload.pk, upload.state, upload.error, upload.report)
 
 
 class DatasetUploadConfirmView(APIView):
@@ -317,17 +281,14 @@ class DatasetUploadConfirmView(APIView):
         serializer = ConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            upload = services.confirm(
-                upload,
-                skip_codes=data["skip"],
-                skip_samples=data["skip_samples"],
-                keep_duplicates=data["keep_duplicates"],
-                seed=data["seed"],
-                ratios=_ratios(data["ratios"]),
-            )
-        except services.DatasetRejected as error:
-            raise _rejected(error) from error
+        upload = services.confirm(
+            upload,
+            skip_codes=data["skip"],
+            skip_samples=data["skip_samples"],
+            keep_duplicates=data["keep_duplicates"],
+            seed=data["seed"],
+            ratios=_ratios(data["ratios"]),
+        )
         upload.refresh_from_db()
         return _upload_response(request, upload)
 
@@ -340,10 +301,7 @@ class DatasetUploadCancelView(APIView):
     )
     def post(self, request, upload_id: int):
         upload = _upload_or_404(request, upload_id, write=True)
-        try:
-            upload = services.cancel(upload, reason=f"Cancelled by {request.user.get_username()}.")
-        except services.DatasetRejected as error:
-            raise _rejected(error) from error
+        upload = services.cancel(upload, reason=f"Cancelled by {request.user.get_username()}.")
         return _upload_response(request, upload)
 
 
@@ -391,9 +349,8 @@ def _item_or_404(request, dataset_id: int, item_pk: int) -> DatasetItem:
 def _file(path, content_type: str | None = None) -> FileResponse:
     if not path.exists():
         raise Http404("file missing")
-    response = FileResponse(
-        open(path, "rb"), content_type=content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    )
+    content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    response = FileResponse(open(path, "rb"), content_type=content_type)  # noqa: SIM115 - FileResponse closes it
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
 

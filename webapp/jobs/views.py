@@ -1,4 +1,4 @@
-"""Thin API views of jobs."""
+"""Thin API views of jobs (``JobSubmissionError`` is an ``ApiError``: the exception handler renders it)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from webapp.jobs import selectors, services
 from webapp.jobs.params import schemas
 from webapp.jobs.runners import job_dir
 from webapp.jobs.serializers import JobSerializer, JobSubmitSerializer
-from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
+from webapp.kdsam_studio.api_errors import ApiErrorSerializer
 
 
 def _job_or_404(request, job_id: int):
@@ -40,16 +40,13 @@ class JobListView(APIView):
     def post(self, request):
         body = JobSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            job = services.submit_job(
-                request.user,
-                body.validated_data["team"],
-                body.validated_data["kind"],
-                body.validated_data["params"],
-                body.validated_data["priority"],
-            )
-        except services.JobSubmissionError as error:
-            raise ApiError(error.code, error.message, field=error.field) from error
+        job = services.submit_job(
+            request.user,
+            body.validated_data["team"],
+            body.validated_data["kind"],
+            body.validated_data["params"],
+            body.validated_data["priority"],
+        )
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -87,10 +84,7 @@ class JobRetryView(APIView):
     def post(self, request, job_id: int):
         job = _job_or_404(request, job_id)
         require_role(request.user, job.team_id, TRAINING_ROLES)
-        try:
-            return Response(JobSerializer(services.retry_job(job)).data)
-        except services.JobSubmissionError as error:
-            raise ApiError(error.code, error.message) from error
+        return Response(JobSerializer(services.retry_job(job)).data)
 
 
 class JobFileView(APIView):

@@ -7,6 +7,9 @@ from django.db import models
 
 from webapp.registry.models import ModelVersion
 
+#: The formats a mask exports to; DICOM-SEG only for DICOM uploads (see :attr:`Image.export_formats`).
+EXPORT_FORMATS = ("png", "nifti", "coco", "dicom_seg")
+
 
 class Image(models.Model):
     class Status(models.TextChoices):
@@ -46,6 +49,11 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.width}×{self.height}, {self.status})"
+
+    @property
+    def export_formats(self) -> tuple[str, ...]:
+        """The formats a mask of this image exports to (DICOM-SEG only for DICOM uploads)."""
+        return EXPORT_FORMATS if self.dicom_file else EXPORT_FORMATS[:3]
 
 
 class Embedding(models.Model):

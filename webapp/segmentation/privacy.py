@@ -112,7 +112,7 @@ def browser_encoder(request, version_id: int):
         raise Http404("privacy mode is off on this deployment")
     version = _segmentable_version_or_404(request.user, version_id)
     path = registry_services.encoder_onnx_path(version)
-    response = FileResponse(open(path, "rb"), content_type="application/octet-stream")
+    response = FileResponse(open(path, "rb"), content_type="application/octet-stream")  # noqa: SIM115 - FileResponse closes it
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     response["ETag"] = f'"{encoder_version_key(version)}"'
     return response

@@ -129,9 +129,7 @@ class MaskSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_export_urls(self, mask: Mask) -> dict[str, str]:
-        from webapp.segmentation.services import export_formats
-
-        return {fmt: reverse("api-mask-export", args=[mask.pk, fmt]) for fmt in export_formats(mask.image)}
+        return {fmt: reverse("api-mask-export", args=[mask.pk, fmt]) for fmt in mask.image.export_formats}
 
 
 class MaskWriteSerializer(serializers.Serializer):

@@ -20,6 +20,7 @@ from django.db import transaction
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
+from kdsam_core import dicom as kdsam_dicom
 from kdsam_core import masks_io
 from kdsam_core.embedding_codec import decode_embedding, encode_embedding
 from kdsam_core.transforms import rgb_array
@@ -108,9 +109,7 @@ def check_image_bytes(name: str, content: bytes) -> CheckedImage:
             "file_too_large",
             f"{name} is larger than {config.max_upload_mb} MB. Downscale it or raise KDSAM_MAX_UPLOAD_MB.",
         )
-    from webapp.segmentation import dicom_io
-
-    if dicom_io.is_dicom(content):
+    if kdsam_dicom.is_dicom_bytes(content):
         return _checked_dicom(name, content)
     previous_limit = PILImage.MAX_IMAGE_PIXELS
     PILImage.MAX_IMAGE_PIXELS = config.max_image_pixels
@@ -145,7 +144,8 @@ def check_image_bytes(name: str, content: bytes) -> CheckedImage:
     except UnidentifiedImageError:
         raise UploadRejected(
             "invalid_image",
-            f"{name} is not a PNG or JPEG image (its content is not an image format we can read). Upload a {ACCEPTED_TEXT} file.",
+            f"{name} is not a PNG or JPEG image (its content is not an image format we can read). "
+            f"Upload a {ACCEPTED_TEXT} file.",
         ) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise UploadRejected(
@@ -424,14 +424,6 @@ def delete_mask(mask: Mask) -> None:
     mask.delete()
 
 
-EXPORT_FORMATS = ("png", "nifti", "coco", "dicom_seg")
-
-
-def export_formats(image: Image) -> tuple[str, ...]:
-    """The formats a mask of ``image`` exports to (DICOM-SEG only for DICOM uploads)."""
-    return EXPORT_FORMATS if image.dicom_file else EXPORT_FORMATS[:3]
-
-
 @dataclass(frozen=True)
 class ExportFile:
     content: bytes
@@ -460,29 +452,27 @@ def export_mask(mask: Mask, fmt: str) -> ExportFile:
         )
         return ExportFile(document, "application/json", f"{stem}.coco.json")
     if fmt == "dicom_seg" and image.dicom_file:
-        from webapp.segmentation import dicom_io
-
         with default_storage.open(image.dicom_file.name, "rb") as f:
             source = f.read()
-        content = dicom_io.segmentation(source, binary, label=mask.label, software=f"model v{mask.model_version_id}")
+        content = kdsam_dicom.write_segmentation(
+            source, binary, label=mask.label, software=f"model v{mask.model_version_id}"
+        )
         return ExportFile(content, "application/dicom", f"{stem}.seg.dcm")
     raise MaskRejected(
         "unsupported_format",
-        f"Cannot export {image.original_filename} as {fmt!r}; use one of {', '.join(export_formats(image))}.",
+        f"Cannot export {image.original_filename} as {fmt!r}; use one of {', '.join(image.export_formats)}.",
         field="format",
     )
 
 
 def modality_pixels(image: Image) -> bytes:
     """The DICOM's modality values (e.g. HU) as a float32 KDEM array, for window/level in the browser."""
-    from webapp.segmentation import dicom_io
-
     if not image.dicom_file:
         raise MaskRejected(
             "not_dicom", f"{image.original_filename} is not a DICOM image: it has no modality values to window."
         )
     with default_storage.open(image.dicom_file.name, "rb") as f:
-        values = dicom_io.modality_values(dicom_io.load(f.read()))
+        values = kdsam_dicom.modality_values(kdsam_dicom.load(f.read()))
     size = [image.height, image.width]
     return encode_embedding(values, "float32", image_size=size, input_size=size)
 

@@ -1,4 +1,8 @@
-"""Thin API views: parse the request, call a service or selector, serialise."""
+"""Thin API views: parse the request, call a service or selector, serialise.
+
+Service errors (``UploadRejected``, ``MaskRejected``, ``DicomRejected``: all ``ApiError``) are rendered by the
+API's exception handler.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from kdsam_core.embedding_codec import CONTENT_TYPE as EMBEDDING_CONTENT_TYPE
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
 from webapp.segmentation import selectors, services
 from webapp.segmentation.browser_decoder import ensure_browser_decoder
+from webapp.segmentation.models import EXPORT_FORMATS
 from webapp.segmentation.serializers import ImageSerializer, ImageUploadSerializer, MaskSerializer, MaskWriteSerializer
 
 
@@ -57,14 +62,9 @@ class ImageListView(APIView):
                 "model_version must be the id of a published model version.",
                 field="model_version",
             )
-        try:
-            image = services.upload_image(
-                request.user, upload.name, upload.read(), form.validated_data.get("model_version")
-            )
-        except services.UploadRejected as error:
-            raise ApiError(
-                error.code, error.message, field="model_version" if error.code == "unknown_model_version" else "file"
-            ) from error
+        image = services.upload_image(
+            request.user, upload.name, upload.read(), form.validated_data.get("model_version")
+        )
         return Response(ImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
 
@@ -111,10 +111,7 @@ class ImageEmbeddingView(APIView):
                 f"The embedding of {image.original_filename} is not ready (status: {image.status}).",
                 status_code=409,
             )
-        try:
-            payload = services.embedding_bytes(embedding, request.query_params.get("encoding", "raw"))
-        except services.MaskRejected as error:
-            raise ApiError(error.code, error.message, field=error.field) from error
+        payload = services.embedding_bytes(embedding, request.query_params.get("encoding", "raw"))
         response = HttpResponse(payload, content_type=EMBEDDING_CONTENT_TYPE)
         response["Cache-Control"] = "private, max-age=31536000, immutable"
         return response
@@ -134,11 +131,7 @@ def _validated_mask_fields(request) -> dict:
 
 
 def _save(request, image, mask=None):
-    fields = _validated_mask_fields(request)
-    try:
-        return services.save_mask(request.user, image, mask=mask, **fields)
-    except services.MaskRejected as error:
-        raise ApiError(error.code, error.message, field=error.field) from error
+    return services.save_mask(request.user, image, mask=mask, **_validated_mask_fields(request))
 
 
 def _attachment(export: services.ExportFile) -> HttpResponse:
@@ -189,7 +182,7 @@ class MaskDetailView(APIView):
 
 class MaskExportView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(services.EXPORT_FORMATS))],
+        parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(EXPORT_FORMATS))],
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
             400: ApiErrorSerializer,
@@ -198,11 +191,7 @@ class MaskExportView(APIView):
         operation_id="masks_export",
     )
     def get(self, request, mask_id: int, fmt: str):
-        mask = _mask_or_404(request, mask_id)
-        try:
-            return _attachment(services.export_mask(mask, fmt))
-        except services.MaskRejected as error:
-            raise ApiError(error.code, error.message, field=error.field) from error
+        return _attachment(services.export_mask(_mask_or_404(request, mask_id), fmt))
 
 
 class ImageMasksExportView(APIView):
@@ -211,11 +200,7 @@ class ImageMasksExportView(APIView):
         operation_id="masks_export_coco",
     )
     def get(self, request, image_id: int):
-        image = _image_or_404(request, image_id)
-        try:
-            return _attachment(services.export_image_masks(image))
-        except services.MaskRejected as error:
-            raise ApiError(error.code, error.message, field=error.field) from error
+        return _attachment(services.export_image_masks(_image_or_404(request, image_id)))
 
 
 @extend_schema(exclude=True)
@@ -226,7 +211,7 @@ def browser_decoder(request, version_id: int):
     if version is None:
         raise Http404("no such model version")
     path = ensure_browser_decoder(version)
-    response = FileResponse(open(path, "rb"), content_type="application/octet-stream")
+    response = FileResponse(open(path, "rb"), content_type="application/octet-stream")  # noqa: SIM115 - FileResponse closes it
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
 
@@ -241,11 +226,7 @@ class ImagePixelsView(APIView):
         operation_id="images_pixels",
     )
     def get(self, request, image_id: int):
-        image = _image_or_404(request, image_id)
-        try:
-            payload = services.modality_pixels(image)
-        except services.MaskRejected as error:
-            raise ApiError(error.code, error.message) from error
+        payload = services.modality_pixels(_image_or_404(request, image_id))
         response = HttpResponse(payload, content_type=EMBEDDING_CONTENT_TYPE)
         response["Cache-Control"] = "private, max-age=31536000, immutable"
         return response

@@ -7,6 +7,7 @@ import json
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from kdsam_core.datasets.problems import SKIPPABLE_CHOICES
 from webapp.accounts.models import Team
 from webapp.datasets import conf, services
 from webapp.datasets.models import DatasetUpload
@@ -28,7 +29,7 @@ class Command(BaseCommand):
             "--skip",
             action="append",
             default=[],
-            choices=conf.SKIPPABLE_CHOICES,
+            choices=SKIPPABLE_CHOICES,
             help="skip the samples with this problem instead of the default action (repeatable)",
         )
         parser.add_argument("--keep-duplicates", action="store_true")

@@ -1,0 +1,201 @@
+"""Starting upload sessions (a chunked upload, or a server folder) and receiving the archive's bytes."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from webapp.datasets import conf, storage
+from webapp.datasets.models import DatasetUpload
+from webapp.datasets.services.errors import DatasetRejected
+from webapp.datasets.services.options import split_options
+from webapp.datasets.services.queueing import enqueue_validation
+from webapp.datasets.services.sessions import State
+
+
+def _archive_suffix(filename: str) -> str | None:
+    lower = filename.lower()
+    for suffix in sorted(conf.ARCHIVE_SUFFIXES, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return suffix
+    return None
+
+
+def _admit_archive(filename: str, size: int) -> str:
+    """The archive's suffix, once its type, its size and the server's free space allow it."""
+    suffix = _archive_suffix(filename)
+    if suffix is None:
+        raise DatasetRejected(
+            "unsupported_archive",
+            f"{filename} is not a .zip or .tar.gz archive; "
+            "compress the dataset folder as .zip or .tar.gz and upload that.",
+            field="filename",
+        )
+    if size <= 0:
+        raise DatasetRejected("empty_file", f"{filename} is empty.", field="size")
+    if size > conf.MAX_ARCHIVE_BYTES:
+        raise DatasetRejected(
+            "archive_too_large",
+            f"{filename} is {size / conf.GIB:.1f} GiB; "
+            f"archives may be at most {conf.MAX_ARCHIVE_BYTES / conf.GIB:.1f} GiB. "
+            "Split the dataset or ask an admin to import it from a server folder.",
+            field="size",
+        )
+    root = conf.media_root()
+    root.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(root).free < size * 2:
+        raise DatasetRejected(
+            "insufficient_storage",
+            f"The server lacks the free space for {filename} ({size / conf.GIB:.1f} GiB, twice that while importing).",
+            status=507,
+        )
+    return suffix
+
+
+def create_upload(
+    user,
+    team_id: int,
+    *,
+    name: str,
+    filename: str,
+    size: int,
+    description: str = "",
+    format: str = "",
+    mask_label: int | None = None,
+    seed: int | None = None,
+    ratios=None,
+) -> DatasetUpload:
+    """Start a chunked upload of an archive of ``size`` bytes (nothing is validated until it is complete).
+
+    Creates the upload session only: no dataset exists until the import succeeds.
+    """
+    suffix = _admit_archive(filename, size)
+    seed, fractions = split_options(format, seed, ratios)
+    rel = f"{conf.UPLOADS}/{uuid.uuid4().hex}{suffix}"
+    storage.path_of(rel).parent.mkdir(parents=True, exist_ok=True)
+    storage.path_of(rel).touch()
+    try:
+        return DatasetUpload.objects.create(
+            team_id=team_id,
+            name=name.strip()[:200] or Path(filename).name,
+            description=description or "",
+            created_by=user,
+            state=State.UPLOADING,
+            requested_format=format or "",
+            mask_label=mask_label,
+            original_filename=Path(filename).name[:255],
+            upload_path=rel,
+            upload_size=size,
+            split_seed=seed,
+            split_ratios=fractions,
+        )
+    except BaseException:
+        storage.path_of(rel).unlink(missing_ok=True)
+        raise
+
+
+def create_folder_import(
+    user,
+    team_id: int,
+    *,
+    name: str,
+    path: str,
+    description: str = "",
+    format: str = "",
+    mask_label: int | None = None,
+    seed: int | None = None,
+    ratios=None,
+    enqueue: bool = True,
+    any_path: bool = False,
+) -> DatasetUpload:
+    """An upload session reading a server-side folder or archive (staff only; the source is never modified or deleted).
+
+    Through the web, ``path`` must lie under one of ``KDSAM_DATASET_IMPORT_ROOTS``; the management
+    command (run by someone with a shell on the server) passes ``any_path``.
+    """
+    source = Path(path).expanduser()
+    if not source.is_absolute() or not source.exists():
+        raise DatasetRejected(
+            "source_not_found",
+            f"{path} does not exist on the server; give an absolute path to a dataset folder or archive.",
+            field="path",
+        )
+    roots = settings.STUDIO.dataset_import_roots
+    if not any_path and not any(source.resolve().is_relative_to(root) for root in roots):
+        allowed = ", ".join(map(str, roots)) or "none configured"
+        raise DatasetRejected(
+            "source_not_allowed",
+            f"{path} is outside the folders datasets may be imported from ({allowed}); "
+            "list the parent folder in KDSAM_DATASET_IMPORT_ROOTS.",
+            field="path",
+        )
+    seed, fractions = split_options(format, seed, ratios)
+    upload = DatasetUpload.objects.create(
+        team_id=team_id,
+        name=name.strip()[:200] or source.name,
+        description=description or "",
+        created_by=user,
+        state=State.VALIDATING,
+        progress_stage="queued",
+        requested_format=format or "",
+        mask_label=mask_label,
+        original_filename=source.name[:255],
+        source_path=str(source.resolve()),
+        split_seed=seed,
+        split_ratios=fractions,
+    )
+    if enqueue:
+        transaction.on_commit(lambda: enqueue_validation(upload.pk))
+    return upload
+
+
+def receive_chunk(upload: DatasetUpload, offset: int, stream, length: int | None) -> DatasetUpload:
+    """Append the bytes of ``stream`` at ``offset`` (must equal the bytes received so far)."""
+    if upload.state != State.UPLOADING:
+        raise DatasetRejected(
+            "upload_closed", f"The upload of {upload.name} is {upload.state}; it takes no more data.", status=409
+        )
+    if offset != upload.upload_received:
+        raise DatasetRejected(
+            "wrong_offset",
+            f"Expected offset {upload.upload_received}, got {offset}; resume from {upload.upload_received}.",
+            field="offset",
+            status=409,
+        )
+    if length is not None and length > conf.MAX_CHUNK_BYTES:
+        raise DatasetRejected("chunk_too_large", f"A chunk may hold at most {conf.MAX_CHUNK_BYTES} bytes.", status=413)
+    path = storage.path_of(upload.upload_path)
+    remaining = upload.upload_size - offset
+    written = 0
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.truncate()
+        while True:
+            chunk = stream.read(min(1024 * 1024, remaining - written + 1))
+            if not chunk:
+                break
+            written += len(chunk)
+            if written > remaining or written > conf.MAX_CHUNK_BYTES:
+                handle.truncate(offset)
+                raise DatasetRejected(
+                    "upload_too_large",
+                    f"More bytes were sent than the {upload.upload_size} declared for {upload.original_filename}.",
+                    status=413,
+                )
+            handle.write(chunk)
+    upload.upload_received = offset + written
+    complete = upload.upload_received == upload.upload_size
+    if complete:
+        upload.state = State.VALIDATING
+        upload.progress_stage, upload.progress_done, upload.progress_total = "queued", 0, 0
+    upload.save(
+        update_fields=["upload_received", "state", "progress_stage", "progress_done", "progress_total", "updated_at"]
+    )
+    if complete:
+        transaction.on_commit(lambda: enqueue_validation(upload.pk))
+        upload.refresh_from_db()
+    return upload
