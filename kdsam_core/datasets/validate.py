@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -13,6 +12,7 @@ from kdsam_core.datasets.images import ImageFileError, probe_image
 from kdsam_core.datasets.masks import MaskError, load_mask_files
 from kdsam_core.datasets.problems import Problem
 from kdsam_core.datasets.sample import Sample
+from kdsam_core.hashing import array_sha256
 
 
 @dataclass
@@ -31,9 +31,7 @@ def content_hash(array: np.ndarray) -> str:
 
     JPEGs with a side over 2048 px are hashed from their reduced-scale decode (see ``probe_image``).
     """
-    digest = hashlib.sha256(f"{array.dtype}{array.shape}".encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
+    return array_sha256(array)
 
 
 def _image_problem(sample: Sample, error: ImageFileError) -> Problem:

@@ -13,39 +13,43 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from segment_anything.modeling import Sam
 
 from kdsam_core.evaluation.metrics import dice_score, iou_score, summarize
-from kdsam_core.inference import resolve_device
+from kdsam_core.inference import decode, resolve_device, run_image_encoder, upscale_to_original
 from kdsam_core.training.data import Sample, as_samples
-from kdsam_core.training.finetune import decode, upscale_to_original
 from kdsam_core.training.progress import ProgressEvent
 from kdsam_core.training.prompts import EVAL_PROTOCOL, Prompt, PromptConfig, describe_protocol, simulate_prompt
 from kdsam_core.transforms import prepare_image
 
 
+def ground_truth(sample: Sample) -> np.ndarray:
+    """The ``(H, W)`` uint8 0/1 mask of ``sample``; evaluation needs one for every image."""
+    mask = sample.load_mask()
+    if mask is None:
+        raise ValueError(f"evaluation needs a mask for every image; {sample.id} has none")
+    return mask
+
+
 def simulate_prompts(samples: Sequence[Sample], protocol: PromptConfig, seed: int = 0) -> list[Prompt]:
+    """One prompt per sample, simulated from its ground truth with one generator seeded ``seed``."""
     rng = np.random.default_rng(seed)
-    return [simulate_prompt(s.load_mask(), protocol, rng) for s in samples]
+    return [simulate_prompt(ground_truth(s), protocol, rng) for s in samples]
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, image: np.ndarray, prompt: Prompt, device: torch.device) -> np.ndarray:
-    """Binary mask at the original size for one image and one prompt (single-mask output)."""
+def predict(model: Sam, image: np.ndarray, prompt: Prompt, device: torch.device) -> np.ndarray:
+    """Binary ``(H, W)`` bool mask at the original size for one ``(H, W, 3)`` uint8 RGB image and one
+    prompt (single-mask output)."""
     prepared = prepare_image(image, model.image_encoder.img_size)
-    tensor = prepared.tensor.to(device)
-    if device.type == "cuda":
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            embedding = model.image_encoder(tensor.contiguous(memory_format=torch.channels_last)).float()
-    else:
-        embedding = model.image_encoder(tensor)
+    embedding = run_image_encoder(model.image_encoder, prepared.tensor, device)
     low_res, _ = decode(model, embedding, prompt, prepared.original_size)
     logits = upscale_to_original(model, low_res, prepared.original_size)
     return (logits[0, 0] > model.mask_threshold).cpu().numpy()
 
 
 def evaluate_model(
-    model: nn.Module,
+    model: Sam,
     samples: Sequence[Any],
     *,
     prompts: Sequence[Prompt] | None = None,
@@ -62,10 +66,10 @@ def evaluate_model(
     model = model.to(device).eval()
     records = []
     for index, (sample, prompt) in enumerate(zip(samples, prompts), 1):
-        image, gt = sample.load_image(), sample.load_mask()
+        image, gt = sample.load_image(), ground_truth(sample)
         started = time.perf_counter()
         pred = predict(model, image, prompt, device)
-        record = {
+        record: dict[str, Any] = {
             "id": sample.id,
             "dice": dice_score(pred, gt),
             "iou": iou_score(pred, gt),
@@ -124,7 +128,7 @@ class Comparison:
 
 
 def compare_models(
-    models: Mapping[str, nn.Module],
+    models: Mapping[str, Sam],
     datasets: Mapping[str, Sequence[Any]],
     *,
     protocol: PromptConfig = EVAL_PROTOCOL,

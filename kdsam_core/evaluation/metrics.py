@@ -55,7 +55,7 @@ def summarize(values: Sequence[float], confidence: float = 0.95, resamples: int 
             "ci_high": None,
             "confidence": confidence,
         }
-    low, high = bootstrap_ci(data, confidence=confidence, resamples=resamples, seed=seed)
+    low, high = bootstrap_ci(values, confidence=confidence, resamples=resamples, seed=seed)
     return {
         "n": int(data.size),
         "mean": float(data.mean()),

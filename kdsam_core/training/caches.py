@@ -4,7 +4,8 @@ Layout: ``<root>/<namespace>/<hash[:2]>/<hash>.npy`` where ``namespace`` is a sh
 ``(model id, preprocessing version, image size)`` and ``<hash>`` the SHA-256 of the decoded pixels.
 Each entry is ``(256, G, G)`` float16 plus, in ``meta.json`` of the namespace, what produced it.
 Writes are atomic (temp file + rename) so concurrent workers or an interrupted run never leave a
-half-written entry.
+half-written entry. :func:`fill_cache` computes the missing entries of a set of images with an
+encoder; :func:`teacher_identity` / :func:`state_dict_digest` name the model part of the key.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from kdsam_core.config import PREPROCESSING_VERSION
+from kdsam_core.training.common import PreparedImages, encode_batch, encoder_of
+from kdsam_core.training.progress import ProgressEvent
 
 
 @dataclass
@@ -141,10 +145,50 @@ class EmbeddingCache:
         return torch.from_numpy(array.astype(np.float32))
 
 
-def state_dict_digest(module: torch.nn.Module) -> str:
+def state_dict_digest(module: nn.Module) -> str:
     """Digest of a module's weights (part of a student cache's model id: new weights, new cache)."""
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def teacher_identity(teacher: nn.Module, teacher_kind: str) -> str:
+    """The model id of a teacher's embedding cache: its kind plus a digest of its encoder's weights."""
+    return f"{teacher_kind}:{state_dict_digest(encoder_of(teacher))}"
+
+
+def fill_cache(
+    encoder: nn.Module,
+    images: PreparedImages,
+    cache: EmbeddingCache,
+    device: torch.device,
+    batch_size: int = 4,
+    callback: Callable[[ProgressEvent], None] | None = None,
+    phase: str = "distill",
+    what: str = "teacher embeddings",
+) -> CacheStats:
+    """Compute the missing embeddings of ``images`` with ``encoder`` and store them in ``cache``.
+
+    ``encoder`` maps ``(B, 3, S, S)`` inputs to ``(B, 256, G, G)`` embeddings; it is put in eval mode
+    and run ``batch_size`` images at a time (:func:`~kdsam_core.training.common.encode_batch`).
+    ``callback`` gets ``"cache"`` events whose ``extra["hits"]`` counts the entries already cached.
+    """
+    encoder.eval()
+
+    def compute(indices: list[int]) -> torch.Tensor:
+        return encode_batch(encoder, torch.stack([images.tensor(i) for i in indices]), device)
+
+    holder: dict[str, int] = {}
+
+    def progress(done: int, total: int) -> None:
+        holder.setdefault("hits", done)  # the first report counts the entries already cached
+        if callback:
+            callback(
+                ProgressEvent(
+                    kind="cache", phase=phase, step=done, steps=total, extra={"what": what, "hits": holder["hits"]}
+                )
+            )
+
+    return cache.ensure(images.hashes, compute, batch_size=batch_size, on_progress=progress)

@@ -13,14 +13,15 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 from PIL import Image
 
+from kdsam_core.hashing import array_sha256
 from kdsam_core.transforms import load_rgb
 
-ImageLike = Union[np.ndarray, str, Path]
+ImageLike: TypeAlias = np.ndarray | str | Path
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 #: Grey level above which a mask pixel is foreground (JPEG masks such as Kvasir-SEG need a threshold).
 MASK_THRESHOLD = 127
@@ -72,11 +73,9 @@ def load_mask(mask: ImageLike) -> np.ndarray:
 
 
 def image_hash(image: np.ndarray) -> str:
-    """Content hash of a decoded image (pixels + shape): identical pixels share cache entries."""
-    digest = hashlib.sha256()
-    digest.update(repr((image.shape, str(image.dtype))).encode())
-    digest.update(np.ascontiguousarray(image).tobytes())
-    return digest.hexdigest()
+    """Content hash of a decoded ``(H, W, 3)`` uint8 image (:func:`~kdsam_core.hashing.array_sha256`:
+    pixels + shape + dtype): identical pixels share cache entries."""
+    return array_sha256(image)
 
 
 def _attr(obj: Any, *names: str) -> Any:

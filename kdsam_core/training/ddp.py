@@ -107,12 +107,19 @@ class AllReduceBatchNorm2d(nn.BatchNorm2d):
             mean = total[:-1] / n
             centred = x - mean.view(1, -1, 1, 1)
             var = all_reduce((centred * centred).sum(dim=(0, 2, 3))) / n
+        # The buffers exist exactly when track_running_stats (BatchNorm's own rule); named for the checker.
+        running_mean, running_var, tracked = self.running_mean, self.running_var, self.num_batches_tracked
         with torch.no_grad():
-            if self.track_running_stats and self.running_mean is not None:
-                self.num_batches_tracked += 1
-                momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                self.running_mean.mul_(1 - momentum).add_(momentum * mean.detach())
-                self.running_var.mul_(1 - momentum).add_(momentum * var.detach() * n / max(float(n) - 1, 1.0))
+            if (
+                self.track_running_stats
+                and running_mean is not None
+                and running_var is not None
+                and tracked is not None
+            ):
+                tracked.add_(1)
+                momentum = self.momentum if self.momentum is not None else 1.0 / float(tracked)
+                running_mean.mul_(1 - momentum).add_(momentum * mean.detach())
+                running_var.mul_(1 - momentum).add_(momentum * var.detach() * n / max(float(n) - 1, 1.0))
         y = centred / torch.sqrt(var.view(1, -1, 1, 1) + self.eps)
         if self.affine:
             y = y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)

@@ -21,19 +21,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import nn
+from segment_anything.modeling import Sam
 
 import kdsam_core
 from kdsam_core.config import PREPROCESSING_VERSION
-from kdsam_core.inference import resolve_device
+from kdsam_core.inference import prompt_tensors, resolve_device, upscale_to_original
 from kdsam_core.losses import segmentation_loss
 from kdsam_core.modeling.checkpoint import save_kdsam
-from kdsam_core.training.caches import EmbeddingCache, state_dict_digest
-from kdsam_core.training.data import Sample, as_samples
-from kdsam_core.training.distill import PreparedImages, epoch_batches, fill_cache, set_determinism
+from kdsam_core.training.caches import EmbeddingCache, fill_cache, state_dict_digest
+from kdsam_core.training.common import PreparedImages, epoch_batches, set_determinism
+from kdsam_core.training.data import ImageLike, Sample, as_samples, load_mask
 from kdsam_core.training.progress import CallbackList, ProgressEvent, StopTraining, Throughput
 from kdsam_core.training.prompts import Prompt, PromptConfig, correction_click, simulate_prompt
-from kdsam_core.transforms import apply_coords, preprocess_shape
+from kdsam_core.transforms import preprocess_shape
 
 
 @dataclass
@@ -74,42 +74,8 @@ class FinetuneResult:
 
 
 # --------------------------------------------------------------------------------------------------
-# Decoder forward on one image (shared with evaluation)
+# Targets and batched decoding
 # --------------------------------------------------------------------------------------------------
-
-
-def prompt_tensors(prompt: Prompt, original_size: tuple[int, int], long_side: int, device: torch.device):
-    """``(points, boxes)`` arguments of ``PromptEncoder.forward`` in the model's input space."""
-    points = boxes = None
-    if prompt.points is not None and len(prompt.points):
-        coords = torch.as_tensor(apply_coords(prompt.points, original_size, long_side), dtype=torch.float32)
-        labels = torch.as_tensor(prompt.labels, dtype=torch.int64)
-        points = (coords[None].to(device), labels[None].to(device))
-    if prompt.box is not None:
-        box = apply_coords(prompt.box.reshape(2, 2), original_size, long_side).reshape(1, 4)
-        boxes = torch.as_tensor(box, dtype=torch.float32, device=device)
-    return points, boxes
-
-
-def decode(
-    model: nn.Module,
-    embedding: torch.Tensor,
-    prompt: Prompt,
-    original_size: tuple[int, int],
-    mask_input: torch.Tensor | None = None,
-    multimask: bool = False,
-):
-    """Run the prompt encoder + mask decoder: ``(low_res_logits (1, M, 4G, 4G), iou (1, M))``."""
-    device = embedding.device
-    points, boxes = prompt_tensors(prompt, original_size, model.image_encoder.img_size, device)
-    sparse, dense = model.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
-    return model.mask_decoder(
-        image_embeddings=embedding,
-        image_pe=model.prompt_encoder.get_dense_pe(),
-        sparse_prompt_embeddings=sparse,
-        dense_prompt_embeddings=dense,
-        multimask_output=multimask,
-    )
 
 
 def lowres_target(mask: np.ndarray, long_side: int, grid: int) -> torch.Tensor:
@@ -117,7 +83,8 @@ def lowres_target(mask: np.ndarray, long_side: int, grid: int) -> torch.Tensor:
     area-downsample, threshold 0.5. Returns ``(1, 1, grid, grid)`` float 0/1."""
     h, w = mask.shape
     new_h, new_w = preprocess_shape(h, w, long_side)
-    resized = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((new_w, new_h), Image.BILINEAR)) > 127
+    image = Image.fromarray(mask.astype(np.uint8) * 255)
+    resized = np.asarray(image.resize((new_w, new_h), Image.Resampling.BILINEAR)) > 127
     padded = np.zeros((long_side, long_side), dtype=np.float32)
     padded[:new_h, :new_w] = resized
     tensor = torch.from_numpy(padded)[None, None]
@@ -129,39 +96,38 @@ def lowres_target(mask: np.ndarray, long_side: int, grid: int) -> torch.Tensor:
     return (small >= 0.5).float()
 
 
-def upscale_to_original(model: nn.Module, low_res: torch.Tensor, original_size: tuple[int, int]) -> torch.Tensor:
-    """Low-res logits → logits at the original image size (SAM's ``postprocess_masks``)."""
-    input_size = preprocess_shape(original_size[0], original_size[1], model.image_encoder.img_size)
-    return model.postprocess_masks(low_res, input_size, original_size)
-
-
 # --------------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------------
 
 
 class _MaskStore:
+    """Ground-truth masks by sample index: ``(mask (H, W) uint8 0/1, target (1, 1, grid, grid))``,
+    the first ``keep`` kept in memory."""
+
     def __init__(self, samples: Sequence[Sample], long_side: int, grid: int, keep: int) -> None:
-        self.samples = list(samples)
         self.long_side, self.grid, self.keep = long_side, grid, keep
         self._cache: dict[int, tuple[np.ndarray, torch.Tensor]] = {}
-        for _index, sample in enumerate(self.samples):
+        self._masks: list[ImageLike] = []
+        for sample in samples:
             if sample.mask is None:
                 raise ValueError(f"fine-tuning needs a mask for every image; {sample.id} has none")
+            self._masks.append(sample.mask)
 
     def get(self, index: int) -> tuple[np.ndarray, torch.Tensor]:
         if index in self._cache:
             return self._cache[index]
-        mask = self.samples[index].load_mask()
+        mask = load_mask(self._masks[index])
         item = (mask, lowres_target(mask, self.long_side, self.grid))
         if len(self._cache) < self.keep:
             self._cache[index] = item
         return item
 
 
-def batched_decode(model: nn.Module, embeddings: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor):
+def batched_decode(model: Sam, embeddings: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     """``MaskDecoder.predict_masks`` for B images with one prompt each (SAM's own code repeats every
-    image embedding per prompt, i.e. one image at a time). Returns single-mask low-res logits
+    image embedding per prompt, i.e. one image at a time): ``embeddings`` ``(B, 256, G, G)``,
+    ``sparse`` ``(B, T, 256)``, ``dense`` ``(B, 256, G, G)``. Returns single-mask low-res logits
     ``(B, 1, 4G, 4G)``; identical to calling the decoder image by image."""
     decoder = model.mask_decoder
     output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
@@ -179,15 +145,23 @@ def batched_decode(model: nn.Module, embeddings: torch.Tensor, sparse: torch.Ten
     return (hyper @ upscaled.view(b, c, h * w)).view(b, 1, h, w)
 
 
-def _decode_many(model, embeddings: list[torch.Tensor], prompts: list[Prompt], originals, masks_in=None):
-    """Low-res logits for several images, batching images whose prompts have the same token count."""
+def _decode_many(
+    model: Sam,
+    embeddings: Sequence[torch.Tensor],
+    prompts: Sequence[Prompt],
+    originals: Sequence[tuple[int, int]],
+    masks_in: Sequence[torch.Tensor] | None = None,
+) -> list[torch.Tensor]:
+    """Low-res logits ``(1, 1, 4G, 4G)`` per image from embeddings ``(1, 256, G, G)``, original sizes
+    ``(H, W)`` and optional previous masks ``(1, 1, 4G, 4G)``, batching images whose prompts have
+    the same token count."""
     device = embeddings[0].device
     encoded = []
     for i, prompt in enumerate(prompts):
         points, boxes = prompt_tensors(prompt, originals[i], model.image_encoder.img_size, device)
         mask_in = None if masks_in is None else masks_in[i]
         encoded.append(model.prompt_encoder(points=points, boxes=boxes, masks=mask_in))
-    out: list[torch.Tensor | None] = [None] * len(prompts)
+    out: dict[int, torch.Tensor] = {}
     groups: dict[int, list[int]] = {}
     for i, (sparse, _) in enumerate(encoded):
         groups.setdefault(int(sparse.shape[1]), []).append(i)
@@ -200,16 +174,25 @@ def _decode_many(model, embeddings: list[torch.Tensor], prompts: list[Prompt], o
         )
         for k, i in enumerate(indices):
             out[i] = logits[k : k + 1]
-    return out
+    return [out[i] for i in range(len(prompts))]
 
 
-def _batch_loss(model, embeddings, masks, targets, config: FinetuneConfig, rng, originals) -> torch.Tensor:
+def _batch_loss(
+    model: Sam,
+    embeddings: Sequence[torch.Tensor],
+    masks: Sequence[np.ndarray],
+    targets: Sequence[torch.Tensor],
+    config: FinetuneConfig,
+    rng: np.random.Generator,
+    originals: Sequence[tuple[int, int]],
+) -> torch.Tensor:
     """Mean loss over a batch of images: first prompt + optional correction clicks (SAM-style
     iterative training: each click lands in the largest error region of the previous prediction,
-    which is also fed back as the mask input)."""
+    which is also fed back as the mask input). ``embeddings`` ``(1, 256, G, G)``, ``masks``
+    ``(H, W)``, ``targets`` ``(1, 1, 4G, 4G)``, one per image."""
     prompts = [simulate_prompt(mask, config.prompts, rng) for mask in masks]
     low_res = _decode_many(model, embeddings, prompts, originals)
-    losses = [segmentation_loss(l, t, config.loss, config.bce_weight) for l, t in zip(low_res, targets)]
+    losses = [segmentation_loss(logits, t, config.loss, config.bce_weight) for logits, t in zip(low_res, targets)]
     rounds = 1
     for _ in range(config.prompts.iterative_clicks):
         with torch.no_grad():
@@ -218,20 +201,21 @@ def _batch_loss(model, embeddings, masks, targets, config: FinetuneConfig, rng, 
                 click = correction_click(pred, mask)
                 if click is not None:
                     prompts[i] = prompts[i].add_point(*click)
-        low_res = _decode_many(model, embeddings, prompts, originals, masks_in=[l.detach() for l in low_res])
-        losses += [segmentation_loss(l, t, config.loss, config.bce_weight) for l, t in zip(low_res, targets)]
+        low_res = _decode_many(model, embeddings, prompts, originals, masks_in=[logits.detach() for logits in low_res])
+        losses += [segmentation_loss(logits, t, config.loss, config.bce_weight) for logits, t in zip(low_res, targets)]
         rounds += 1
     return torch.stack(losses).sum() / (rounds * len(masks))
 
 
-def student_cache(model: nn.Module, cache_dir: Path) -> EmbeddingCache:
+def student_cache(model: Sam, cache_dir: Path) -> EmbeddingCache:
+    """The embedding cache of ``model``'s image encoder (keyed by its weights' digest)."""
     encoder = model.image_encoder
     model_id = f"kdsam-student:{state_dict_digest(encoder)}"
     return EmbeddingCache(cache_dir, model_id, int(encoder.img_size), PREPROCESSING_VERSION)
 
 
 def finetune(
-    model: nn.Module,
+    model: Sam,
     train: Sequence[Any],
     val: Sequence[Any] = (),
     out_dir: Path | str = "runs/finetune",
@@ -331,7 +315,7 @@ def finetune(
             with torch.set_grad_enabled(train_mode):
                 items = [masks.get(index) for index in batch]
                 embeddings = [embedding(images, index) for index in batch]
-                originals = [tuple(mask.shape) for mask, _ in items]
+                originals = [(mask.shape[0], mask.shape[1]) for mask, _ in items]
                 targets = [target.to(device) for _, target in items]
                 if train_mode:
                     batch_loss = _batch_loss(model, embeddings, [m for m, _ in items], targets, config, rng, originals)
@@ -339,7 +323,10 @@ def finetune(
                     prompts = [simulate_prompt(mask, eval_prompts, rng) for mask, _ in items]
                     low_res = _decode_many(model, embeddings, prompts, originals)
                     batch_loss = torch.stack(
-                        [segmentation_loss(l, t, config.loss, config.bce_weight) for l, t in zip(low_res, targets)]
+                        [
+                            segmentation_loss(logits, t, config.loss, config.bce_weight)
+                            for logits, t in zip(low_res, targets)
+                        ]
                     ).mean()
                 if train_mode:
                     optimizer.zero_grad(set_to_none=True)
@@ -426,7 +413,7 @@ def finetune(
     model.to("cpu").eval()
     model.image_encoder.requires_grad_(True)
 
-    evaluation = None
+    evaluation: dict[str, Any] | None = None
     if config.evaluate and val_samples:
         from kdsam_core.evaluation.evaluate import evaluate_model
 

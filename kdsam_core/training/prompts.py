@@ -134,11 +134,18 @@ def correction_click(pred: np.ndarray, gt: np.ndarray) -> tuple[tuple[float, flo
     return (float(x), float(y)), label
 
 
-def to_model_space(prompt: Prompt, original_size: tuple[int, int], long_side: int):
-    """``(coords (1, N, 2), labels (1, N))`` numpy arrays in the input space, boxes as two corners
-    with labels 2 and 3 (SAM's ONNX convention), points padded with a ``-1`` point when no box."""
-    coords, labels = [], []
+def to_model_space(prompt: Prompt, original_size: tuple[int, int], long_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(coords (1, N, 2), labels (1, N))`` float32 numpy arrays in the input space, boxes as two corners
+    with labels 2 and 3 (SAM's ONNX convention), points padded with a ``-1`` point when no box.
+
+    ``original_size`` is ``(H, W)``; points need their labels (a prompt with points but no labels is
+    a ``ValueError``).
+    """
+    coords: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
     if prompt.points is not None and len(prompt.points):
+        if prompt.labels is None:
+            raise ValueError("a prompt with points needs their labels (1 = foreground, 0 = background)")
         coords.append(apply_coords(prompt.points, original_size, long_side))
         labels.append(prompt.labels.astype(np.float64))
     if prompt.box is not None:

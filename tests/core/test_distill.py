@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from kdsam_core.modeling.checkpoint import load_kdsam
-from kdsam_core.training.caches import EmbeddingCache
-from kdsam_core.training.distill import DistillConfig, PreparedImages, distill, teacher_identity
+from kdsam_core.training.caches import EmbeddingCache, teacher_identity
+from kdsam_core.training.common import PreparedImages
+from kdsam_core.training.distill import DistillConfig, distill
 from kdsam_core.training.progress import ProgressEvent, StopTraining
 from tests.core.kdsam_testutil import SIZE, all_samples, set_threads, tiny_kdsam, tiny_teacher
 
@@ -101,7 +102,7 @@ def test_cache_is_float16_and_keyed_by_content_teacher_and_preprocessing(tmp_pat
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="last.pt"):
+    with pytest.raises(FileNotFoundError, match=r"last\.pt"):
         _run(tmp_path, "none", 1, resume=True)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from kdsam_core.evaluation.evaluate import compare_models, evaluate_model, predict
 from kdsam_core.evaluation.reports import markdown_table, write_reports
+from kdsam_core.training.data import Sample
 from kdsam_core.training.prompts import Prompt
 from tests.core.kdsam_testutil import isic, kvasir, tiny_kdsam, tiny_teacher
 
@@ -56,3 +58,10 @@ def test_comparison_writes_json_table1_and_figures(tmp_path):
         png = tmp_path / paths[key].split("/")[-1]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert markdown_table(comparison, "iou").startswith("Table 1. IoU")
+
+
+def test_a_sample_without_a_mask_is_an_error_not_a_score_against_an_empty_mask():
+    sample = Sample(image=kvasir()[0].load_image(), mask=None, id="no-mask")
+    prompt = Prompt(box=np.array([100.0, 100.0, 400.0, 300.0]))
+    with pytest.raises(ValueError, match="no-mask has none"):
+        evaluate_model(tiny_kdsam(), [sample], prompts=[prompt])

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from kdsam_core.evaluation.evaluate import evaluate_model
+from kdsam_core.inference import decode
 from kdsam_core.modeling.checkpoint import load_kdsam
-from kdsam_core.training.finetune import FinetuneConfig, _decode_many, decode, finetune
+from kdsam_core.training.finetune import FinetuneConfig, _decode_many, finetune
 from kdsam_core.training.prompts import (
     EVAL_PROTOCOL,
     Prompt,

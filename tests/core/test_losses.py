@@ -71,7 +71,7 @@ def test_vgg_weights_file_is_loaded_and_a_wrong_one_named(tmp_path):
     assert torch.equal(loaded.features[0].weight, state["features.0.weight"])
     bad = tmp_path / "resnet.pth"
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), bad)
-    with pytest.raises(CheckpointError, match="resnet.pth.*VGG16.*missing keys"):
+    with pytest.raises(CheckpointError, match=r"resnet\.pth.*VGG16.*missing keys"):
         VGG16Features(bad)
 
 

@@ -265,7 +265,8 @@ def run_export(job: Job, reporter: JobProgressReporter) -> dict:
 def run_embed(job: Job, reporter: JobProgressReporter) -> dict:
     import torch
 
-    from kdsam_core.training.distill import PreparedImages, fill_cache
+    from kdsam_core.training.caches import fill_cache
+    from kdsam_core.training.common import PreparedImages
     from kdsam_core.training.finetune import student_cache
 
     dataset = dataset_of(job)
