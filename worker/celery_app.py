@@ -15,8 +15,8 @@ import django
 
 django.setup()
 
-from celery import Celery  # noqa: E402
-from celery.signals import worker_init, worker_process_init  # noqa: E402
+from celery import Celery
+from celery.signals import worker_init, worker_process_init
 
 app = Celery("kdsam", include=["worker.tasks", "worker.dataset_tasks", "worker.job_tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from kdsam_core.datasets import assign_splits, open_dataset
 from kdsam_core.datasets.problems import describe_blocking
+from kdsam_core.datasets.sample import Sample
 from kdsam_core.datasets.validate import default_workers
 from webapp.datasets import conf, storage
 from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
@@ -133,7 +134,10 @@ def run_import(upload_id: int) -> DatasetUpload | None:
                 raise RuntimeError("no image is left to import with the chosen skips")
             splits = assign_splits(samples, upload.split_seed, upload.split_ratios)
             items: list[DatasetItem] = []
-            store = lambda sample: store_sample(sample, splits[sample.id], created)  # noqa: E731
+
+            def store(sample: Sample) -> DatasetItem:
+                return store_sample(sample, splits[sample.id], created)
+
             with ThreadPoolExecutor(max_workers=default_workers()) as pool:  # waits for every write before cleanup
                 for start in range(0, len(samples), IMPORT_BATCH):
                     if not _still_importing(upload_id):
