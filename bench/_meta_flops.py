@@ -15,9 +15,9 @@ def main(argv=None) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
     from bench.models import ENCODERS, build_encoder
+    from kdsam_core.modeling.teachers import build_device
 
-    kind = ENCODERS[name][1]
-    device = torch.device("cpu") if kind == "vit_t" else torch.device("meta")  # TinyViT calls .item() when built
+    device = build_device(ENCODERS[name][1])  # the meta device, or the CPU for TinyViT (.item() when built)
     with device:
         encoder = build_encoder(name)
     size = int(encoder.img_size)

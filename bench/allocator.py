@@ -17,14 +17,15 @@ from bench.common import (
     parser,
     run_child,
 )
-from bench.models import ENCODERS
+from bench.models import ENCODERS, STUDENT, TINY_STUDENT
+from kdsam_core.modeling.registry import MOBILESAM, SAM_VIT_B
 
 NAME = "allocator"
 
 
 def main(argv=None) -> int:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="*", help="subset of kdsam, mobilesam, sam_vit_b")
+    p.add_argument("--models", nargs="*", help=f"subset of {STUDENT}, {MOBILESAM.name}, {SAM_VIT_B.name}")
     args = p.parse_args(argv)
     res = Result(
         NAME,
@@ -45,10 +46,10 @@ def main(argv=None) -> int:
     else:
         res.note("tcmalloc not installed (Debian: apt-get install libtcmalloc-minimal4); not measured")
     if args.tiny:
-        plan = [("kdsam_tiny", ["glibc-default", SERVING_MALLOC])]
+        plan = [(TINY_STUDENT, ["glibc-default", SERVING_MALLOC])]
         runs = 1
     else:
-        plan = [("kdsam", configs), ("mobilesam", configs), ("sam_vit_b", ["glibc-default", SERVING_MALLOC])]
+        plan = [(STUDENT, configs), (MOBILESAM.name, configs), (SAM_VIT_B.name, ["glibc-default", SERVING_MALLOC])]
         if args.models:
             plan = [item for item in plan if item[0] in args.models]
         runs = 2 if args.quick else 5

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from bench.common import SERVING_MALLOC, Result, allocator_env, parser, run_child
-from bench.models import ENCODERS, FULL_SET, TINY_SET
+from bench.models import ENCODERS, FULL_SET, HEADLINE_TEACHER, STUDENT, TINY_SET, TINY_STUDENT, TINY_TEACHER
 
 NAME = "encoder"
 
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
         "torch.mm at 2048² and 4096² in a separate process of the same run.",
     )
     # cheapest first, so a timeout loses the least
-    models = args.models or (TINY_SET if args.tiny else ["kdsam", "mobilesam", "sam_vit_b", "sam_vit_l", "sam_vit_h"])
+    models = args.models or (TINY_SET if args.tiny else FULL_SET[::-1])
     runs = 1 if args.tiny else (2 if args.quick else 5)
     env = allocator_env(SERVING_MALLOC)
     res["allocator"] = SERVING_MALLOC
@@ -107,8 +107,8 @@ def finalize(res: Result, tiny: bool = False) -> None:
     rows = res["models"]
     rows.sort(key=lambda r: FULL_SET.index(r["model"]) if r["model"] in FULL_SET else 99)
     by = {r["model"]: r for r in rows if r.get("params")}
-    student = by.get("kdsam_tiny" if tiny else "kdsam")
-    teacher = by.get("tiny_vit" if tiny else "sam_vit_h")
+    student = by.get(TINY_STUDENT if tiny else STUDENT)
+    teacher = by.get(TINY_TEACHER if tiny else HEADLINE_TEACHER)
     if not student:
         return
     for r in by.values():
@@ -149,7 +149,7 @@ def _gpu(args, res, models, env) -> int:
         res.note("Run `python -m bench.run_all --device cuda` on a GPU machine to fill this table.")
         res.save()
         return 0
-    gpu_models = [m for m in models if m in ("kdsam", "sam_vit_h", "kdsam_tiny", "tiny_vit")]
+    gpu_models = [m for m in models if m in (STUDENT, HEADLINE_TEACHER, TINY_STUDENT, TINY_TEACHER)]
     res["matmul_peak"] = run_child(["-m", "bench._encoder_child", "--matmul-peak", "--device", "cuda"], env)
     rows = []
     batches = (1, 2) if args.tiny else (1, 16, 64)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bench.common import REPO_ROOT, RESULTS_DIR, SERVING_MALLOC
+from bench.models import HEADLINE_TEACHER, STUDENT
 
 PLOTS = "plots"
 
@@ -165,8 +166,8 @@ def _encoder(d: dict) -> str:
             "Run `python -m bench.run_all --only encoder` to time it.",
         ]
     by = {r["model"]: r for r in d["models"] if r.get("cpu_s_per_run")}
-    if "sam_vit_h" in by and "kdsam" in by:
-        ratio = by["sam_vit_h"]["cpu_s_per_run"] / by["kdsam"]["cpu_s_per_run"]
+    if HEADLINE_TEACHER in by and STUDENT in by:
+        ratio = by[HEADLINE_TEACHER]["cpu_s_per_run"] / by[STUDENT]["cpu_s_per_run"]
         text += ["", f"By CPU time per forward (insensitive to other load), ViT-H / KD-SAM = **{ratio:.1f}×**."]
     if peak:
         sizes = ", ".join(f"{k}²: {v['best_gflops']}" for k, v in d["matmul_peak"]["sizes"].items())
@@ -240,8 +241,8 @@ def _allocator(d: dict) -> str:
             "",
             "Configurations: " + cfg + ".",
             "",
-            f"The Celery worker started by `python -m webapp.run` uses **{SERVING_MALLOC}**, the configuration with the "
-            "fewest page faults and least CPU time per forward (set in "
+            f"The Celery worker started by `python -m webapp.run` uses **{SERVING_MALLOC}**, "
+            "the configuration with the fewest page faults and least CPU time per forward (set in "
             "`webapp/run.py`, environment variables only, nothing to install; also in `deploy/Dockerfile`). "
             "An explicitly set `MALLOC_*` variable or `LD_PRELOAD` in the environment wins.",
             "",
@@ -316,7 +317,8 @@ def _decoder(d: dict | None, b: dict | None, peak_gflops: float | None = None) -
         sizes = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in src["onnx_bytes"].items())
         text += [
             "",
-            f"Image: {src['image']['name']} ({src['image']['size'][1]}×{src['image']['size'][0]}); decoder ONNX: {sizes}.",
+            f"Image: {src['image']['name']} ({src['image']['size'][1]}×{src['image']['size'][0]}); "
+            f"decoder ONNX: {sizes}.",
         ]
     if d and d.get("gflops"):
         g = d["gflops"]
@@ -348,8 +350,9 @@ def _decoder(d: dict | None, b: dict | None, peak_gflops: float | None = None) -
         if best and d and d.get("gflops"):
             g = d["gflops"]
             line += (
-                f" At that rate the fast graph's {g['fast']} GFLOPs take at least **{1000 * g['fast'] / best:.0f} ms** "
-                f"in this browser, the reference graph's {g['reference']} GFLOPs {1000 * g['reference'] / best:.0f} ms; "
+                f" At that rate the fast graph's {g['fast']} GFLOPs take at least "
+                f"**{1000 * g['fast'] / best:.0f} ms** in this browser, "
+                f"the reference graph's {g['reference']} GFLOPs {1000 * g['reference'] / best:.0f} ms; "
                 f"≤ 20 ms would need {g['fast'] / 0.020:.0f} GFLOP/s, {g['fast'] / 0.020 / best:.1f}× this ceiling."
             )
         text += [line]
@@ -679,7 +682,7 @@ def _suite_time(results: Path) -> str:
 
 
 def _status(results: Path) -> str:
-    from bench.run_all import CPU_SUITE
+    from bench.common import CPU_SUITE
 
     rows = []
     for name in CPU_SUITE:

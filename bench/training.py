@@ -67,7 +67,8 @@ def main(argv=None) -> int:
         "Random weights, real images with masks from ../shared/data. Fine-tuning: `finetune()` for "
         "1 epoch with an empty student-embedding cache (recompute: images/s = images / (embedding time "
         "+ epoch time), what recomputing costs every epoch) and again with the cache filled (cached: "
-        "images / epoch time, embeddings read from disk); times from the progress callback. Distillation: `distill()` (loss mse, SAM ViT-B as "
+        "images / epoch time, embeddings read from disk); times from the progress callback. "
+        "Distillation: `distill()` (loss mse, SAM ViT-B as "
         "teacher to fit the time budget; ViT-H costs ~6× more per cached image) for several epochs, "
         "epoch times from the progress callback; first epoch includes filling the teacher cache; "
         "then a second run on the warm cache.",
@@ -89,8 +90,9 @@ def main(argv=None) -> int:
         res.save()
         return 0
     device = args.device
-    from bench.models import build_sam_like
-    from kdsam_core.modeling.teachers import build_tiny_teacher_sam, tiny_config
+    from bench.models import STUDENT, build_sam_like
+    from kdsam_core.modeling.registry import SAM_VIT_B, SAM_VIT_H, TINY
+    from kdsam_core.modeling.tiny import build_tiny_teacher_sam, tiny_config
 
     n = 2 if args.tiny else (2 if args.quick else (32 if args.device == "cuda" else 4))
     samples = _samples(n, args.tiny)
@@ -103,7 +105,7 @@ def main(argv=None) -> int:
                 from kdsam_core.modeling import build_kdsam
 
                 return build_kdsam(tiny_config(256), seed=0)
-            return build_sam_like("kdsam")
+            return build_sam_like(STUDENT)
 
         ft = {}
         cfg = FinetuneConfig(epochs=1, batch_size=2, export_onnx=False, evaluate=False, early_stopping_patience=100)
@@ -135,13 +137,14 @@ def main(argv=None) -> int:
             epochs=epochs, batch_size=2, loss="mse", early_stopping_patience=100, pca_images=2, teacher_batch_size=1
         )
         dcache = tmp / "distill-cache"
-        teacher_kind = "vit_h" if device == "cuda" else "vit_b"
+        teacher_spec = SAM_VIT_H if device == "cuda" else SAM_VIT_B
+        teacher_kind = teacher_spec.kind
         runs = {}
         for label in ("cold_cache", "warm_cache"):
             if args.tiny:
                 teacher, model = build_tiny_teacher_sam(256), build_kdsam_tiny()
             else:
-                teacher, model = build_sam_like(f"sam_{teacher_kind}"), build_sam_like("kdsam")
+                teacher, model = build_sam_like(teacher_spec.name), build_sam_like(STUDENT)
             clock = _Clock()
             t0 = time.perf_counter()
             cfg_run = dcfg if label == "cold_cache" else DistillConfig(**{**dcfg.to_dict(), "epochs": 2})
@@ -153,7 +156,7 @@ def main(argv=None) -> int:
                 tmp / f"distill-{label}",
                 cfg_run,
                 cache_dir=dcache,
-                teacher_kind="tiny" if args.tiny else teacher_kind,
+                teacher_kind=TINY.kind if args.tiny else teacher_kind,
                 device=device,
                 callback=clock,
             )
@@ -168,7 +171,7 @@ def main(argv=None) -> int:
         runs["first_over_later_epochs"] = (
             round(cold[0] / (sum(cold[1:]) / max(1, len(cold) - 1)), 2) if len(cold) > 1 else None
         )
-        res["distill"] = {"teacher": "tiny test ViT" if args.tiny else f"SAM {teacher_kind}", "epochs": epochs, **runs}
+        res["distill"] = {"teacher": TINY.label if args.tiny else f"SAM {teacher_kind}", "epochs": epochs, **runs}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     res.save()
@@ -177,7 +180,7 @@ def main(argv=None) -> int:
 
 def build_kdsam_tiny():
     from kdsam_core.modeling import build_kdsam
-    from kdsam_core.modeling.teachers import tiny_config
+    from kdsam_core.modeling.tiny import tiny_config
 
     return build_kdsam(tiny_config(256), seed=0)
 

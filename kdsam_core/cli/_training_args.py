@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from kdsam_core.cli import CliError
+from kdsam_core.modeling.registry import KDSAM, TEACHERS
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +112,19 @@ def load_data(args, masks: bool):
     except FileNotFoundError as error:
         raise CliError(str(error)) from error
     return train, val
+
+
+def model_spec_forms(*, test: bool = False) -> list[str]:
+    """The ``NAME=FILE`` forms of ``--model``, one per family: ``kdsam=FILE``, then the SAM names
+    joined by ``|``, and so on.
+
+    ``test`` adds the test-only teacher.
+    """
+    families: dict[str, list[str]] = {}
+    for teacher in TEACHERS.values():
+        if teacher.official or test:
+            families.setdefault(teacher.family, []).append(teacher.name)
+    return [f"{KDSAM}=FILE", *(f"{'|'.join(names)}=FILE" for names in families.values())]
 
 
 def parse_model_spec(spec: str) -> tuple[str, str, str | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from kdsam_core.cli import CliError
 from kdsam_core.cli._training_args import (
@@ -15,6 +16,7 @@ from kdsam_core.cli._training_args import (
     load_data,
     progress_callback,
 )
+from kdsam_core.modeling.registry import DEFAULT_TEACHER, MOBILESAM, TEACHERS, TINY
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,9 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t = p.add_argument_group("models")
     t.add_argument(
         "--teacher",
-        default="vit_h",
-        choices=["vit_h", "vit_l", "vit_b", "vit_t", "tiny"],
-        help="teacher kind (vit_t = MobileSAM; tiny = test-only small ViT) (default vit_h)",
+        default=DEFAULT_TEACHER,
+        choices=list(TEACHERS),
+        help=f"teacher kind ({MOBILESAM.kind} = {MOBILESAM.family}; {TINY.kind} = test-only small ViT) "
+        f"(default {DEFAULT_TEACHER})",
     )
     t.add_argument("--teacher-checkpoint", required=True, help="official SAM / MobileSAM checkpoint file")
     t.add_argument("--imagenet-weights", help="torchvision ResNet-50 ImageNet weights file for the student trunk")
@@ -71,10 +74,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         teacher = load_teacher_sam(args.teacher, args.teacher_checkpoint)
         config = teacher_config(args.teacher)
-        if args.teacher == "tiny":
-            from kdsam_core.modeling.teachers import tiny_config
+        if args.teacher == TINY.kind:
+            from kdsam_core.modeling.tiny import tiny_config
 
-            config = tiny_config(int(teacher.image_encoder.img_size))
+            encoder: Any = teacher.image_encoder  # segment-anything's ImageEncoderViT (untyped)
+            config = tiny_config(int(encoder.img_size))
         model = build_kdsam_from_teacher(
             args.teacher,
             args.teacher_checkpoint,

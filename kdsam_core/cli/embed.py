@@ -11,6 +11,7 @@ from kdsam_core.cli._training_args import (
     device_of,
     existing_dir,
     load_model_spec,
+    model_spec_forms,
     progress_callback,
 )
 
@@ -23,12 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "distill (teachers) and kdsam finetune (KD-SAM students) read: keyed by image "
         "content hash + model weights + preprocessing version. Reports the cache hit rate.",
     )
-    p.add_argument(
-        "--model",
-        required=True,
-        metavar="NAME=CHECKPOINT",
-        help="kdsam=FILE, sam_vit_h|sam_vit_l|sam_vit_b=FILE, mobilesam=FILE or tiny_teacher=FILE",
-    )
+    *others, last = model_spec_forms(test=True)
+    p.add_argument("--model", required=True, metavar="NAME=CHECKPOINT", help=f"{', '.join(others)} or {last}")
     p.add_argument("--images", required=True, help="folder of images (searched recursively)")
     p.add_argument("--cache", required=True, help="cache folder")
     p.add_argument("--batch-size", type=int, default=4)
@@ -40,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from kdsam_core.config import PREPROCESSING_VERSION
     from kdsam_core.modeling.teachers import MODEL_NAMES
-    from kdsam_core.training.caches import EmbeddingCache
+    from kdsam_core.training.caches import EmbeddingCache, fill_cache, teacher_identity
+    from kdsam_core.training.common import PreparedImages
     from kdsam_core.training.data import Sample, images_in_folder
-    from kdsam_core.training.distill import PreparedImages, fill_cache, teacher_identity
     from kdsam_core.training.finetune import student_cache
 
     existing_dir(args.images, "image folder")

@@ -6,7 +6,14 @@ import argparse
 import json
 
 from kdsam_core.cli import CliError
-from kdsam_core.cli._training_args import add_device, add_progress, device_of, existing_dir, load_model_spec
+from kdsam_core.cli._training_args import (
+    add_device,
+    add_progress,
+    device_of,
+    existing_dir,
+    load_model_spec,
+    model_spec_forms,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         required=True,
         metavar="[LABEL:]NAME[=CHECKPOINT]",
-        help="a model: kdsam=FILE, sam_vit_h|sam_vit_l|sam_vit_b=FILE, mobilesam=FILE, or "
+        help=f"a model: {', '.join(model_spec_forms())}, or "
         "random[=KDSAM_FILE] (random-init KD-SAM, the floor); repeat for several",
     )
     p.add_argument(

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from kdsam_core.cli import CliError
-from kdsam_core.cli._training_args import add_device, load_model_spec
+from kdsam_core.cli._training_args import add_device, load_model_spec, model_spec_forms
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,12 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "contract (correct for every orig_im_size), single-mask and multi-mask variants, "
         "optionally dynamically quantised to int8; and the KD-SAM student encoder.",
     )
-    p.add_argument(
-        "--model",
-        required=True,
-        metavar="NAME=CHECKPOINT",
-        help="kdsam=FILE, sam_vit_h|sam_vit_l|sam_vit_b=FILE or mobilesam=FILE",
-    )
+    *others, last = model_spec_forms()
+    p.add_argument("--model", required=True, metavar="NAME=CHECKPOINT", help=f"{', '.join(others)} or {last}")
     p.add_argument("--out", default="runs/export", help="output folder")
     p.add_argument("--variants", default="single,multimask", help="decoder variants: single, multimask (comma list)")
     p.add_argument("--encoder", action="store_true", help="also export the student image encoder (KD-SAM only)")
@@ -71,11 +67,11 @@ def run(args: argparse.Namespace) -> int:
         from kdsam_core.export.parity import decoder_parity, encoder_parity
 
         checks = {}
-        for key, path in written.items():
+        for key, file in written.items():
             if key.startswith("decoder"):
-                checks[key] = decoder_parity(model, path, multimask="multimask" in key)
+                checks[key] = decoder_parity(model, file, multimask="multimask" in key)
             elif key == "encoder":
-                checks[key] = encoder_parity(model, path)
+                checks[key] = encoder_parity(model, file)
         report["parity"] = checks
     (out / "export.json").parent.mkdir(parents=True, exist_ok=True)
     (out / "export.json").write_text(json.dumps(report, indent=1))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from kdsam_core.cli import CliError
 from kdsam_core.cli._training_args import add_device, existing_file
+from kdsam_core.modeling.registry import KDSAM, OFFICIAL_TEACHERS
 
-CHOICES = ["kdsam", "sam_vit_h", "sam_vit_l", "sam_vit_b", "mobilesam"]
+CHOICES = [KDSAM, *(t.name for t in OFFICIAL_TEACHERS)]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

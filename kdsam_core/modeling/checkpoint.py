@@ -21,6 +21,7 @@ from segment_anything.modeling import Sam
 import kdsam_core
 from kdsam_core.config import KDSamConfig
 from kdsam_core.modeling.build import build_kdsam
+from kdsam_core.modeling.registry import SAM_FAMILY, family_kinds
 
 CHECKPOINT_FORMAT = "kdsam-checkpoint"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -85,7 +86,7 @@ def verify_state_dict(
 
 def save_kdsam(model: Sam, path: Path, metadata: Mapping[str, Any] | None = None) -> Path:
     """Write ``model`` and its metadata to ``path`` atomically (temp file + rename)."""
-    config: KDSamConfig = model.kdsam_config  # type: ignore[attr-defined]
+    config: KDSamConfig = model.kdsam_config
     meta = {"code_version": kdsam_core.__version__, "weights": "trained", **(metadata or {})}
     meta["architecture"] = config.to_dict()
     payload = {
@@ -125,7 +126,7 @@ def load_kdsam(path: Path) -> tuple[Sam, dict[str, Any]]:
 
 def load_sam_decoder_weights(model: Sam, sam_checkpoint: Path) -> None:
     """Initialise ``model``'s prompt encoder + mask decoder from an official SAM checkpoint file."""
-    state_dict = _read_file(sam_checkpoint, "SAM (vit_h/vit_l/vit_b)")
+    state_dict = _read_file(sam_checkpoint, f"SAM ({'/'.join(family_kinds(SAM_FAMILY))})")
     if isinstance(state_dict, dict) and "state_dict" in state_dict and "format" in state_dict:
         state_dict = state_dict["state_dict"]
     prefixes = ("prompt_encoder.", "mask_decoder.")

@@ -1,30 +1,29 @@
-"""Teachers (SAM ViT-H/L/B, MobileSAM TinyViT) and the model registry used by the CLI.
+"""Teachers (SAM ViT-H/L/B, MobileSAM TinyViT): building, loading official checkpoints, the CLI's models.
 
 Official checkpoint files are plain ``state_dict`` files written by ``torch.save``; they are loaded
 here with ``weights_only=True`` and verified key by key against a freshly built model of the expected
 kind, so that a wrong or truncated file fails with an error naming the file, the expected kind and
 the mismatching keys (:class:`~kdsam_core.modeling.checkpoint.CheckpointError`).
 
-Kinds:
-
-- ``vit_h``, ``vit_l``, ``vit_b``: SAM (package ``segment-anything``).
-- ``vit_t``: MobileSAM's TinyViT (package ``mobilesam-mirror``, module ``mobile_sam``).
-- ``tiny``: a 256-px, 2-block ViT built from ``segment_anything.modeling.ImageEncoderViT`` with the
-  decoder of :meth:`KDSamConfig.tiny`; for tests and smoke runs only (it pairs with
-  ``KDSamConfig.tiny()``: 16×16 embeddings).
+The kinds, their names, labels, builders and official files are the table of
+:mod:`kdsam_core.modeling.registry`: SAM (package ``segment-anything``), MobileSAM's TinyViT (package
+``mobilesam-mirror``) and ``tiny``, a 256-px, 2-block ViT built from
+``segment_anything.modeling.ImageEncoderViT`` with the decoder of :meth:`KDSamConfig.tiny`, for tests
+and smoke runs only (it pairs with ``KDSamConfig.tiny()``: 16×16 embeddings).
 """
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from kdsam_core.config import KDSamConfig
-from kdsam_core.modeling.build import assemble_sam, build_kdsam
+from kdsam_core.modeling import registry
+from kdsam_core.modeling.build import build_kdsam
 from kdsam_core.modeling.checkpoint import (
     CheckpointError,
     _read_file,
@@ -32,108 +31,31 @@ from kdsam_core.modeling.checkpoint import (
     load_sam_decoder_weights,
     verify_state_dict,
 )
+from kdsam_core.modeling.registry import MODEL_NAMES, TEACHERS, TINY
+from kdsam_core.modeling.student import StudentEncoder
 
 #: Teacher kinds and the human name used in error messages.
-TEACHER_KINDS = {
-    "vit_h": "SAM ViT-H",
-    "vit_l": "SAM ViT-L",
-    "vit_b": "SAM ViT-B",
-    "vit_t": "MobileSAM (TinyViT)",
-    "tiny": "tiny test ViT",
-}
-
-#: ``kdsam params --model`` / ``kdsam evaluate --model`` names → teacher kind (``None``: KD-SAM).
-MODEL_NAMES = {
-    "kdsam": None,
-    "sam_vit_h": "vit_h",
-    "sam_vit_l": "vit_l",
-    "sam_vit_b": "vit_b",
-    "mobilesam": "vit_t",
-    "tiny_teacher": "tiny",
-}
-
-
-def _quiet_mobile_sam():
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import mobile_sam
-
-        return mobile_sam
-
-
-def build_tiny_teacher_sam(img_size: int = 256, embed_dim: int = 64, seed: int | None = 0) -> nn.Module:
-    """A small SAM (ViT encoder with 2 blocks) for tests: ``img_size`` input, ``img_size/16`` grid."""
-    from segment_anything.modeling import ImageEncoderViT
-
-    config = tiny_config(img_size)
-    rng = torch.random.get_rng_state()
-    if seed is not None:
-        torch.manual_seed(seed)
-    try:
-        encoder = ImageEncoderViT(
-            img_size=img_size,
-            patch_size=16,
-            embed_dim=embed_dim,
-            depth=2,
-            num_heads=2,
-            out_chans=256,
-            window_size=4,
-            global_attn_indexes=(1,),
-            qkv_bias=True,
-            use_rel_pos=True,
-        )
-        # ImageEncoderViT starts its absolute position embedding at zero; give it something to teach.
-        nn.init.normal_(encoder.pos_embed, std=0.02)
-        model = assemble_sam(encoder, config)
-    finally:
-        if seed is not None:
-            torch.random.set_rng_state(rng)
-    return model.eval()
-
-
-def tiny_config(img_size: int = 256) -> KDSamConfig:
-    """``KDSamConfig.tiny()`` at another input size (a multiple of 32): pairs with the tiny teacher."""
-    from kdsam_core.config import StudentConfig
-
-    base = KDSamConfig.tiny()
-    if img_size == base.img_size:
-        return base
-    return KDSamConfig(
-        student=StudentConfig(trunk=base.student.trunk, img_size=img_size, out_chans=256),
-        decoder_mlp_dim=base.decoder_mlp_dim,
-    )
+TEACHER_KINDS = {kind: t.label for kind, t in TEACHERS.items()}
 
 
 def build_teacher_sam(kind: str, img_size: int | None = None) -> nn.Module:
     """A randomly initialised SAM-like model of ``kind`` (no weights loaded); ``img_size`` only for ``tiny``."""
-    if kind not in TEACHER_KINDS:
-        raise ValueError(f"unknown teacher kind {kind!r}; choose one of {sorted(TEACHER_KINDS)}")
-    if kind == "tiny":
-        return build_tiny_teacher_sam(img_size or 256)
-    if kind == "vit_t":
-        registry = _quiet_mobile_sam().sam_model_registry
-    else:
-        from segment_anything import sam_model_registry as registry
-    return registry[kind](checkpoint=None).eval()
+    return registry.teacher(kind).build(img_size)
 
 
 def load_teacher_sam(kind: str, checkpoint: Path | str) -> nn.Module:
     """Build a teacher of ``kind`` and load its official checkpoint file, verified key by key."""
     path = Path(checkpoint)
-    expected = TEACHER_KINDS.get(kind)
-    if expected is None:
-        raise ValueError(f"unknown teacher kind {kind!r}; choose one of {sorted(TEACHER_KINDS)}")
+    expected = registry.teacher(kind).label
     state_dict = _read_file(path, expected)
     if isinstance(state_dict, dict) and "model" in state_dict and isinstance(state_dict["model"], dict):
         state_dict = state_dict["model"]
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise CheckpointError(f"{path} does not look like a {expected} checkpoint: it is not a state dict.")
     img_size = None
-    if kind == "tiny" and isinstance(state_dict.get("image_encoder.pos_embed"), torch.Tensor):
+    if kind == TINY.kind and isinstance(state_dict.get("image_encoder.pos_embed"), torch.Tensor):
         img_size = int(state_dict["image_encoder.pos_embed"].shape[1]) * 16  # the test ViT comes in sizes
-    with _build_device(kind):
+    with build_device(kind):
         reference = build_teacher_sam(kind, img_size).state_dict()
     verify_state_dict(state_dict, reference, path, expected)
     model = build_teacher_sam(kind, img_size)
@@ -151,12 +73,12 @@ def save_teacher_state(model: nn.Module, path: Path | str) -> Path:
 
 def teacher_config(kind: str) -> KDSamConfig:
     """The KD-SAM configuration whose decoder matches a teacher of ``kind``."""
-    return KDSamConfig.tiny() if kind == "tiny" else KDSamConfig()
+    return KDSamConfig.tiny() if kind == TINY.kind else KDSamConfig()
 
 
 def load_imagenet_trunk_file(model: nn.Module, path: Path | str) -> None:
     """Initialise the student trunk from a local torchvision ImageNet ResNet weights file."""
-    encoder = getattr(model, "image_encoder", model)
+    encoder = cast(StudentEncoder, getattr(model, "image_encoder", model))
     trunk = encoder.config.trunk
     state_dict = _read_file(Path(path), f"torchvision ImageNet {trunk}")
     try:
@@ -193,7 +115,7 @@ def build_kdsam_from_teacher(
             state,
             model.state_dict(),
             Path(str(teacher_checkpoint or "<teacher>")),
-            TEACHER_KINDS[teacher_kind],
+            registry.teacher(teacher_kind).label,
             prefixes=("prompt_encoder.", "mask_decoder."),
         )
         model.load_state_dict(state, strict=False)
@@ -207,14 +129,15 @@ def build_model_for_params(name: str) -> nn.Module:
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODEL_NAMES)}")
     kind = MODEL_NAMES[name]
-    with _build_device(kind):
+    with build_device(kind):
         return build_kdsam(KDSamConfig()) if kind is None else build_teacher_sam(kind)
 
 
-def _build_device(kind: str | None):
-    """The meta device (no memory) for building reference models; TinyViT calls ``.item()`` while
-    building, so MobileSAM (10M parameters) is built on the CPU."""
-    return torch.device("cpu") if kind == "vit_t" else torch.device("meta")
+def build_device(kind: str | None) -> torch.device:
+    """Where to build a reference model of teacher ``kind`` (``None``: KD-SAM): the meta device (no
+    memory), except for teachers that cannot be built there (TinyViT calls ``.item()`` while
+    building, so MobileSAM, 10M parameters, is built on the CPU)."""
+    return torch.device("cpu") if kind is not None and registry.teacher(kind).build_on_cpu else torch.device("meta")
 
 
 def load_model(

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from kdsam_core.modeling.build import build_kdsam
-from kdsam_core.modeling.teachers import build_tiny_teacher_sam, tiny_config
+from kdsam_core.modeling.tiny import build_tiny_teacher_sam, tiny_config
 from kdsam_core.training.data import pairs_from_folders
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "core"

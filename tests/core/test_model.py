@@ -47,7 +47,7 @@ def test_checkpoint_round_trip_keeps_weights_and_metadata(tmp_path):
 
 
 def test_missing_checkpoint_error_names_the_file(tmp_path):
-    with pytest.raises(CheckpointError, match="m.pt"):
+    with pytest.raises(CheckpointError, match=r"m\.pt"):
         load_kdsam(tmp_path / "m.pt")
 
 

@@ -11,9 +11,12 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from kdsam_core.hashing import file_sha256
-from kdsam_core.modeling.teachers import build_tiny_teacher_sam, save_teacher_state
+from kdsam_core.modeling import registry
+from kdsam_core.modeling.teachers import save_teacher_state
+from kdsam_core.modeling.tiny import build_tiny_teacher_sam
 from tests.web.jobs_fixtures import make_dataset, make_team, make_tiny_model_version
 from webapp.jobs.models import Job
+from webapp.registry import services
 from webapp.registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +84,31 @@ def test_model_list_shows_published_versions_and_drafts_only_to_trainers_of_thei
     assert as_clinician.post(f"/api/models/{published.pk}/archive/").status_code == 403
     assert as_trainer.post(f"/api/models/{draft.pk}/publish/").json()["state"] == "published"
     assert draft.pk in [v["id"] for v in as_clinician.get("/api/models/").json()]
+
+
+def test_architecture_choices_are_the_student_and_the_registry_teachers():
+    field = ModelVersion._meta.get_field("architecture")
+    assert field.choices == registry.architecture_choices()
+    # the migrations record these values and labels: a change here needs a migration
+    assert field.choices == [
+        ("kdsam", "KD-SAM (ResNet-50 student)"),
+        ("sam_vit_h", "SAM ViT-H"),
+        ("sam_vit_l", "SAM ViT-L"),
+        ("sam_vit_b", "SAM ViT-B"),
+        ("mobilesam", "MobileSAM (TinyViT)"),
+        ("tiny_teacher", "tiny test ViT"),
+    ]
+    assert ModelVersion.Architecture.SAM_VIT_H == "sam_vit_h" and ModelVersion.Architecture.KDSAM == "kdsam"
+    assert services.ARCHITECTURE_OF_TEACHER["vit_t"] == ModelVersion.Architecture.MOBILESAM
+    assert services.ARCHITECTURE_OF_TEACHER["tiny"] == ModelVersion.Architecture.TINY_TEACHER
+    assert list(services.ARCHITECTURE_OF_TEACHER) == list(registry.TEACHERS)
+
+
+@pytest.mark.parametrize("teacher", registry.OFFICIAL_TEACHERS, ids=lambda t: t.kind)
+def test_a_missing_teacher_names_its_official_file(settings, tmp_path, teacher):
+    settings.STUDIO = type(settings.STUDIO)(**{**settings.STUDIO.__dict__, "weights_dir": tmp_path})
+    with pytest.raises(services.MissingWeights) as error:
+        services.teacher_checkpoint(teacher.kind)
+    assert teacher.checkpoint in str(error.value) and str(tmp_path) in str(error.value)
+    (tmp_path / teacher.checkpoint).write_bytes(b"weights")
+    assert services.teacher_checkpoint(teacher.kind) == tmp_path / teacher.checkpoint

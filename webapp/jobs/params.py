@@ -7,8 +7,12 @@ every field (type, default, choices, help) for the forms that start jobs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
+
+from kdsam_core.modeling import registry
+from webapp.kdsam_studio.queues import queue_for_job_kind
 
 
 class ParamsError(ValueError):
@@ -18,92 +22,114 @@ class ParamsError(ValueError):
         self.message = message
 
 
-def _f(
-    default=MISSING, *, help: str, choices: tuple | None = None, minimum=None, maximum=None, kind: str | None = None
-):
-    metadata = {"help": help, "choices": choices, "minimum": minimum, "maximum": maximum, "kind": kind}
-    if default is MISSING:
-        return field(metadata=metadata)
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
+def _meta(
+    *, help: str, choices: tuple | None = None, minimum=None, maximum=None, kind: str | None = None
+) -> dict[str, Any]:
+    """A parameter's description for :func:`schemas` and :func:`validate_params` (a field's ``metadata``)."""
+    return {"help": help, "choices": choices, "minimum": minimum, "maximum": maximum, "kind": kind}
 
 
-TEACHERS = ("vit_h", "vit_l", "vit_b", "vit_t", "tiny")
+#: Teacher kinds a distill job takes (kdsam_core's registry of teachers).
+TEACHERS = tuple(registry.TEACHERS)
 
 
 @dataclass
 class DistillParams:
     """Phase 1: distil a SAM teacher's image encoder into the ResNet-50 student (METHOD.md defaults)."""
 
-    dataset: int = _f(
-        help="Dataset whose images are distilled on (its train split; val for the schedule)", kind="dataset"
+    dataset: int = field(
+        metadata=_meta(
+            help="Dataset whose images are distilled on (its train split; val for the schedule)", kind="dataset"
+        )
     )
-    teacher: str = _f("vit_h", help="Teacher encoder", choices=TEACHERS)
-    epochs: int = _f(100, help="Maximum epochs", minimum=1, maximum=1000)
-    batch_size: int = _f(16, help="Batch size", minimum=1, maximum=1024)
-    lr: float = _f(1e-4, help="Adam learning rate", minimum=1e-8, maximum=1.0)
-    weight_decay: float = _f(1e-3, help="Adam weight decay", minimum=0.0, maximum=1.0)
-    loss: str = _f("mse+perceptual", help="Distillation loss", choices=("mse", "mse+perceptual"))
-    perceptual_weight: float = _f(1.0, help="λ of the perceptual term", minimum=0.0, maximum=100.0)
-    early_stopping_patience: int = _f(
-        10, help="Epochs without validation improvement before stopping", minimum=1, maximum=1000
+    teacher: str = field(default=registry.DEFAULT_TEACHER, metadata=_meta(help="Teacher encoder", choices=TEACHERS))
+    epochs: int = field(default=100, metadata=_meta(help="Maximum epochs", minimum=1, maximum=1000))
+    batch_size: int = field(default=16, metadata=_meta(help="Batch size", minimum=1, maximum=1024))
+    lr: float = field(default=1e-4, metadata=_meta(help="Adam learning rate", minimum=1e-8, maximum=1.0))
+    weight_decay: float = field(default=1e-3, metadata=_meta(help="Adam weight decay", minimum=0.0, maximum=1.0))
+    loss: str = field(
+        default="mse+perceptual", metadata=_meta(help="Distillation loss", choices=("mse", "mse+perceptual"))
     )
-    plateau_patience: int = _f(
-        3, help="Epochs before ReduceLROnPlateau multiplies the LR by 0.1", minimum=1, maximum=1000
+    perceptual_weight: float = field(
+        default=1.0, metadata=_meta(help="λ of the perceptual term", minimum=0.0, maximum=100.0)
     )
-    imagenet_init: bool = _f(
-        False, help="Initialise the ResNet-50 trunk from resnet50 ImageNet weights in the weights dir"
+    early_stopping_patience: int = field(
+        default=10,
+        metadata=_meta(help="Epochs without validation improvement before stopping", minimum=1, maximum=1000),
     )
-    seed: int = _f(0, help="Random seed", minimum=0)
+    plateau_patience: int = field(
+        default=3,
+        metadata=_meta(help="Epochs before ReduceLROnPlateau multiplies the LR by 0.1", minimum=1, maximum=1000),
+    )
+    imagenet_init: bool = field(
+        default=False,
+        metadata=_meta(help="Initialise the ResNet-50 trunk from resnet50 ImageNet weights in the weights dir"),
+    )
+    seed: int = field(default=0, metadata=_meta(help="Random seed", minimum=0))
 
 
 @dataclass
 class FinetuneParams:
     """Phase 2: fine-tune the prompt encoder + mask decoder with Dice loss, encoder frozen."""
 
-    dataset: int = _f(help="Dataset with masks (train split trains, val split selects the best epoch)", kind="dataset")
-    model_version: int = _f(help="Model version to start from (its encoder stays frozen)", kind="model_version")
-    epochs: int = _f(20, help="Maximum epochs", minimum=1, maximum=1000)
-    batch_size: int = _f(8, help="Images per optimiser step", minimum=1, maximum=1024)
-    lr: float = _f(1e-4, help="Adam learning rate", minimum=1e-8, maximum=1.0)
-    weight_decay: float = _f(1e-3, help="Adam weight decay", minimum=0.0, maximum=1.0)
-    loss: str = _f("dice", help="Training loss", choices=("dice", "dice+bce"))
-    prompt_mode: str = _f("box", help="Simulated prompts", choices=("box", "points", "box+points"))
-    box_jitter: int = _f(20, help="Box sides move by up to this many pixels", minimum=0, maximum=200)
-    positive_points: int = _f(1, help="Positive points per prompt (points modes)", minimum=0, maximum=20)
-    negative_points: int = _f(0, help="Negative points per prompt (points modes)", minimum=0, maximum=20)
-    early_stopping_patience: int = _f(
-        5, help="Epochs without validation improvement before stopping", minimum=1, maximum=1000
+    dataset: int = field(
+        metadata=_meta(help="Dataset with masks (train split trains, val split selects the best epoch)", kind="dataset")
     )
-    seed: int = _f(0, help="Random seed", minimum=0)
+    model_version: int = field(
+        metadata=_meta(help="Model version to start from (its encoder stays frozen)", kind="model_version")
+    )
+    epochs: int = field(default=20, metadata=_meta(help="Maximum epochs", minimum=1, maximum=1000))
+    batch_size: int = field(default=8, metadata=_meta(help="Images per optimiser step", minimum=1, maximum=1024))
+    lr: float = field(default=1e-4, metadata=_meta(help="Adam learning rate", minimum=1e-8, maximum=1.0))
+    weight_decay: float = field(default=1e-3, metadata=_meta(help="Adam weight decay", minimum=0.0, maximum=1.0))
+    loss: str = field(default="dice", metadata=_meta(help="Training loss", choices=("dice", "dice+bce")))
+    prompt_mode: str = field(
+        default="box", metadata=_meta(help="Simulated prompts", choices=("box", "points", "box+points"))
+    )
+    box_jitter: int = field(
+        default=20, metadata=_meta(help="Box sides move by up to this many pixels", minimum=0, maximum=200)
+    )
+    positive_points: int = field(
+        default=1, metadata=_meta(help="Positive points per prompt (points modes)", minimum=0, maximum=20)
+    )
+    negative_points: int = field(
+        default=0, metadata=_meta(help="Negative points per prompt (points modes)", minimum=0, maximum=20)
+    )
+    early_stopping_patience: int = field(
+        default=5, metadata=_meta(help="Epochs without validation improvement before stopping", minimum=1, maximum=1000)
+    )
+    seed: int = field(default=0, metadata=_meta(help="Random seed", minimum=0))
 
 
 @dataclass
 class EvaluateParams:
     """Dice/IoU of models on a dataset split with the paper's protocol (one box = GT bounding box)."""
 
-    dataset: int = _f(help="Dataset to evaluate on", kind="dataset")
-    model_versions: list = _f(help="Model versions to compare", kind="model_versions")
-    split: str = _f("test", help="Split of the dataset", choices=("train", "val", "test", "all"))
-    prompt_mode: str = _f("box", help="Prompt protocol", choices=("box", "points", "box+points"))
-    seed: int = _f(0, help="Random seed of prompt simulation", minimum=0)
+    dataset: int = field(metadata=_meta(help="Dataset to evaluate on", kind="dataset"))
+    model_versions: list = field(metadata=_meta(help="Model versions to compare", kind="model_versions"))
+    split: str = field(
+        default="test", metadata=_meta(help="Split of the dataset", choices=("train", "val", "test", "all"))
+    )
+    prompt_mode: str = field(
+        default="box", metadata=_meta(help="Prompt protocol", choices=("box", "points", "box+points"))
+    )
+    seed: int = field(default=0, metadata=_meta(help="Random seed of prompt simulation", minimum=0))
 
 
 @dataclass
 class ExportParams:
     """Decoder ONNX (official contract), optionally dynamically int8-quantised."""
 
-    model_version: int = _f(help="Model version to export", kind="model_version")
-    quantize: bool = _f(True, help="Also write a dynamically int8-quantised decoder")
+    model_version: int = field(metadata=_meta(help="Model version to export", kind="model_version"))
+    quantize: bool = field(default=True, metadata=_meta(help="Also write a dynamically int8-quantised decoder"))
 
 
 @dataclass
 class EmbedParams:
     """Precompute the student embeddings of a whole dataset (speeds up fine-tuning and evaluation)."""
 
-    dataset: int = _f(help="Dataset to embed", kind="dataset")
-    model_version: int = _f(help="Model version whose encoder embeds", kind="model_version")
+    dataset: int = field(metadata=_meta(help="Dataset to embed", kind="dataset"))
+    model_version: int = field(metadata=_meta(help="Model version whose encoder embeds", kind="model_version"))
 
 
 PARAMS_BY_KIND = {
@@ -114,11 +140,8 @@ PARAMS_BY_KIND = {
     "embed": EmbedParams,
 }
 
-#: Which queue each kind runs on.
-QUEUE_BY_KIND = {"distill": "gpu", "finetune": "gpu", "evaluate": "gpu", "embed": "gpu", "export": "cpu"}
 
-
-def _coerce(name: str, value: Any, annotation: str, meta: dict) -> Any:
+def _coerce(name: str, value: Any, annotation: type | str, meta: Mapping[str, Any]) -> Any:
     if annotation == "bool":
         if isinstance(value, bool):
             return value
@@ -174,8 +197,8 @@ def validate_params(kind: str, raw: dict | None) -> dict:
             values[f.name] = _coerce(f.name, raw[f.name], f.type, f.metadata)
         elif f.default is not MISSING:
             values[f.name] = f.default
-        elif f.default_factory is not MISSING:  # type: ignore[misc]
-            values[f.name] = f.default_factory()  # type: ignore[misc]
+        elif f.default_factory is not MISSING:
+            values[f.name] = f.default_factory()
         else:
             raise ParamsError(f.name, "is required")
     return values
@@ -192,7 +215,7 @@ def schemas() -> dict[str, dict]:
                 {
                     "name": f.name,
                     "type": f.type,
-                    "required": f.default is MISSING and f.default_factory is MISSING,  # type: ignore[misc]
+                    "required": f.default is MISSING and f.default_factory is MISSING,
                     "default": default,
                     "help": f.metadata["help"],
                     "choices": list(f.metadata["choices"] or []),
@@ -201,5 +224,5 @@ def schemas() -> dict[str, dict]:
                     "kind": f.metadata["kind"],
                 }
             )
-        result[kind] = {"description": (cls.__doc__ or "").strip(), "queue": QUEUE_BY_KIND[kind], "fields": items}
+        result[kind] = {"description": (cls.__doc__ or "").strip(), "queue": queue_for_job_kind(kind), "fields": items}
     return result

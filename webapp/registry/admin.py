@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path
 
+from kdsam_core.modeling import registry
 from kdsam_core.modeling.checkpoint import CheckpointError
 from webapp.registry import services
 from webapp.registry.models import ModelVersion
@@ -12,7 +13,8 @@ from webapp.registry.models import ModelVersion
 
 class ImportCheckpointForm(forms.Form):
     path = forms.CharField(
-        help_text="Path of the official checkpoint file on the server, e.g. /weights/sam_vit_h_4b8939.pth"
+        help_text="Path of the official checkpoint file on the server, "
+        f"e.g. /weights/{registry.teacher(registry.DEFAULT_TEACHER).checkpoint}"
     )
     kind = forms.ChoiceField(choices=[(k, k) for k in services.ARCHITECTURE_OF_TEACHER])
     name = forms.CharField(required=False)

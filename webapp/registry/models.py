@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from kdsam_core.modeling import registry
+
 
 class ModelVersion(models.Model):
     class Weights(models.TextChoices):
@@ -16,13 +18,14 @@ class ModelVersion(models.Model):
         PUBLISHED = "published"
         ARCHIVED = "archived"
 
-    class Architecture(models.TextChoices):
-        KDSAM = "kdsam", "KD-SAM (ResNet-50 student)"
-        SAM_VIT_H = "sam_vit_h", "SAM ViT-H"
-        SAM_VIT_L = "sam_vit_l", "SAM ViT-L"
-        SAM_VIT_B = "sam_vit_b", "SAM ViT-B"
-        MOBILESAM = "mobilesam", "MobileSAM (TinyViT)"
-        TINY_TEACHER = "tiny_teacher", "tiny test ViT"
+    #: The KD-SAM student and every teacher of kdsam_core's registry: members ``KDSAM``, ``SAM_VIT_H``,
+    #: ``SAM_VIT_L``, ``SAM_VIT_B``, ``MOBILESAM``, ``TINY_TEACHER`` (the model name in capitals).
+    Architecture = models.TextChoices(
+        "Architecture",
+        [(value.upper(), (value, label)) for value, label in registry.architecture_choices()],
+        module=__name__,
+        qualname="ModelVersion.Architecture",
+    )
 
     name = models.CharField(max_length=200)
     architecture = models.CharField(max_length=32, choices=Architecture.choices, default=Architecture.KDSAM)

@@ -15,6 +15,7 @@ from django.db import transaction
 from kdsam_core.export import export_decoder_onnx
 from kdsam_core.hashing import file_sha256
 from kdsam_core.modeling import build_kdsam, count_parameters
+from kdsam_core.modeling import registry as teacher_registry
 from kdsam_core.modeling.checkpoint import load_kdsam, save_kdsam
 from webapp.registry.models import ModelVersion
 from webapp.registry.selectors import active_model_version
@@ -24,20 +25,9 @@ log = logging.getLogger(__name__)
 #: The file under KDSAM_WEIGHTS_DIR that holds trained KD-SAM weights (written by `kdsam distill/finetune`).
 KDSAM_WEIGHTS_FILENAME = "kdsam.pt"
 #: Official checkpoint file names (as published) of each teacher kind, looked up in KDSAM_WEIGHTS_DIR.
-OFFICIAL_CHECKPOINTS = {
-    "vit_h": "sam_vit_h_4b8939.pth",
-    "vit_l": "sam_vit_l_0b3195.pth",
-    "vit_b": "sam_vit_b_01ec64.pth",
-    "vit_t": "mobile_sam.pt",
-}
+OFFICIAL_CHECKPOINTS = {t.kind: t.checkpoint for t in teacher_registry.OFFICIAL_TEACHERS}
 #: Teacher kind → registry architecture.
-ARCHITECTURE_OF_TEACHER = {
-    "vit_h": ModelVersion.Architecture.SAM_VIT_H,
-    "vit_l": ModelVersion.Architecture.SAM_VIT_L,
-    "vit_b": ModelVersion.Architecture.SAM_VIT_B,
-    "vit_t": ModelVersion.Architecture.MOBILESAM,
-    "tiny": ModelVersion.Architecture.TINY_TEACHER,
-}
+ARCHITECTURE_OF_TEACHER = {kind: ModelVersion.Architecture(t.name) for kind, t in teacher_registry.TEACHERS.items()}
 #: torchvision ImageNet ResNet-50 weight files accepted for the student's trunk initialisation.
 IMAGENET_RESNET50_FILES = ("resnet50-11ad3fa6.pth", "resnet50-0676ba61.pth", "resnet50.pth")
 RANDOM_INIT_BANNER = (

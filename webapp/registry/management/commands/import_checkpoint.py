@@ -2,14 +2,17 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kdsam_core.modeling import registry
 from kdsam_core.modeling.checkpoint import CheckpointError
 from webapp.registry import services
 
 
 class Command(BaseCommand):
     help = (
-        "Verify an official SAM (vit_h/vit_l/vit_b) or MobileSAM (vit_t) checkpoint file and register it "
-        "as a model version (its SHA-256 is recorded; teachers of distillation jobs are found here)."
+        f"Verify an official {registry.SAM_FAMILY} ({'/'.join(registry.family_kinds(registry.SAM_FAMILY))}) or "
+        f"{registry.MOBILESAM_FAMILY} ({'/'.join(registry.family_kinds(registry.MOBILESAM_FAMILY))}) checkpoint "
+        "file and register it as a model version (its SHA-256 is recorded; teachers of distillation jobs are "
+        "found here)."
     )
 
     def add_arguments(self, parser):
