@@ -33,9 +33,3 @@ def masks_of(image: Image) -> QuerySet[Mask]:
 def mask_of(user, mask_id: int) -> Mask | None:
     """A mask on one of the user's images."""
     return Mask.objects.select_related("image", "author", "model_version").filter(pk=mask_id, image__owner=user).first()
-
-
-def model_version(version_id: int):
-    from webapp.registry.models import ModelVersion
-
-    return ModelVersion.objects.filter(pk=version_id).first()

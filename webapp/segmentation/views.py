@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from kdsam_core.embedding_codec import CONTENT_TYPE as EMBEDDING_CONTENT_TYPE
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
+from webapp.registry.selectors import visible_model_versions
 from webapp.segmentation import selectors, services
 from webapp.segmentation.browser_decoder import ensure_browser_decoder
 from webapp.segmentation.models import EXPORT_FORMATS
@@ -206,8 +207,12 @@ class ImageMasksExportView(APIView):
 @extend_schema(exclude=True)
 @login_required
 def browser_decoder(request, version_id: int):
-    """The multimask decoder ONNX of a model version (see browser_decoder.py); immutable per version."""
-    version = selectors.model_version(version_id)
+    """The multimask decoder ONNX of a model version (see browser_decoder.py); immutable per version.
+
+    Only for a version the user may see (the registry's ``/api/models/<id>/`` rule): any other id is a
+    404, like one that does not exist, and is never exported.
+    """
+    version = visible_model_versions(request.user).filter(pk=version_id).first()
     if version is None:
         raise Http404("no such model version")
     path = ensure_browser_decoder(version)
