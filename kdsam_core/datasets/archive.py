@@ -4,10 +4,15 @@ Nothing is ever extracted with ``extractall``: every entry is checked first and 
 Rejected (each a specific :class:`ArchiveError` code): entries with absolute paths or drive
 letters, entries escaping the root with ``..`` (zip-slip), symbolic and hard links, device files
 and FIFOs, password-protected entries, two entries mapping to the same path, more files than
-``Limits.max_files``, more bytes than ``Limits.max_uncompressed_bytes`` (declared sizes checked
-before extraction, written bytes counted during it), unreadable archives. macOS resource forks
-(``__MACOSX/``, ``._*``) are skipped. :func:`extracted` extracts into a fresh temporary folder that
-is always removed on exit, also after errors.
+``Limits.max_files``, more bytes than ``Limits.max_uncompressed_bytes`` or than the extraction
+folder's disk has free, unreadable archives. macOS resource forks (``__MACOSX/``, ``._*``) are skipped.
+:func:`extracted` extracts into a fresh temporary folder that is always removed on exit, also after errors.
+
+Sizes are guarded twice. Before the first byte is written, the sizes the archive *declares* (a zip's
+central directory; a tar's headers, read in one streaming pass that writes nothing and stops as soon
+as the running total passes the limit) are summed and checked against the limit and against
+``shutil.disk_usage(dest).free``. Declared sizes can lie (a zip's ``file_size`` is whatever its
+author wrote), so the bytes actually written are counted again while extracting.
 """
 
 from __future__ import annotations
@@ -33,13 +38,53 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 class ArchiveError(Exception):
-    """The archive is unsafe or unreadable. ``code`` is a problem code, ``path`` the entry."""
+    """The archive is unsafe or unreadable. ``code`` is a problem code, ``path`` the entry (the archive's
+    file name for problems of the archive as a whole)."""
 
     def __init__(self, code: str, path: str, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.path = path
         self.message = message
+
+
+def _bytes(count: int) -> str:
+    """``count`` bytes, exact and readable: ``"52428800 bytes (50.0 MiB)"``."""
+    value = float(count)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            return f"{count} bytes" if count < 1024 else f"{count} bytes ({value:.1f} {unit})"
+    raise AssertionError("unreachable")
+
+
+_HOW_TO_SHRINK = (
+    "split the dataset into smaller archives and import them one by one, or ask an administrator to raise "
+    "the limit (Limits.max_uncompressed_bytes; KDSAM_MAX_DATASET_UNCOMPRESSED_GB on a KD-SAM Studio server)"
+)
+
+
+def _declared_too_large(archive: Path, declared: int, limits: Limits, *, complete: bool) -> ArchiveError:
+    amount = _bytes(declared) if complete else f"at least {_bytes(declared)}"
+    return ArchiveError(
+        "archive_too_large",
+        archive.name,
+        f"{archive.name} declares {amount} of files, more than the limit of "
+        f"{_bytes(limits.max_uncompressed_bytes)}, so nothing was extracted; {_HOW_TO_SHRINK}",
+    )
+
+
+def check_free_space(archive: Path, dest: Path, declared: int) -> None:
+    """Raise ``archive_insufficient_storage`` unless ``dest``'s disk has room for ``declared`` bytes."""
+    free = shutil.disk_usage(dest).free
+    if declared > free:
+        raise ArchiveError(
+            "archive_insufficient_storage",
+            archive.name,
+            f"{archive.name} declares {_bytes(declared)} of files, but the disk it is extracted to has "
+            f"{_bytes(free)} free, so nothing was extracted; split the dataset into smaller archives, or ask an "
+            "administrator to free disk space (or to move the data dir, KDSAM_DATA_DIR, to a larger disk)",
+        )
 
 
 def archive_kind(path: Path) -> str | None:
@@ -112,11 +157,13 @@ class _Extractor:
             raise ArchiveError("archive_corrupt", name, f"archive entry {name!r} declares a negative size")
 
     def too_large(self, name: str) -> ArchiveError:
+        """The bytes written passed the limit although the declared sizes did not: the archive lies."""
         return ArchiveError(
             "archive_too_large",
             name,
-            f"the archive expands to more than {self.limits.max_uncompressed_bytes} bytes "
-            f"(limit reached at {name!r}); split the dataset or raise the size limit",
+            f"the archive expands to more than {_bytes(self.limits.max_uncompressed_bytes)} while extracting "
+            f"{name!r}, although it declares less (its recorded sizes are wrong); re-create the archive, "
+            f"or {_HOW_TO_SHRINK}",
         )
 
     def target(self, name: str, parts: tuple[str, ...]) -> Path:
@@ -184,10 +231,11 @@ def _extract_zip(path: Path, dest: Path, limits: Limits) -> None:
                     )
                 extractor.count_file(info.filename, info.file_size)
                 declared += info.file_size
-                if declared > limits.max_uncompressed_bytes:
-                    raise extractor.too_large(info.filename)
                 if not _is_junk(parts):
                     plan.append((info, parts))
+            if declared > limits.max_uncompressed_bytes:
+                raise _declared_too_large(path, declared, limits, complete=True)
+            check_free_space(path, dest, declared)
             for info, parts in plan:
                 with archive.open(info) as stream:
                     extractor.write(info.filename, parts, stream)
@@ -208,50 +256,12 @@ def _extract_zip(path: Path, dest: Path, limits: Limits) -> None:
         ) from None
 
 
-def _extract_tar(path: Path, dest: Path, limits: Limits) -> None:
-    extractor = _Extractor(dest, limits)
-    declared = 0
+@contextmanager
+def _reading_tar(path: Path) -> Iterator[tarfile.TarFile]:
+    """``path`` opened as a stream (one pass, no member list in memory); read errors become ``archive_corrupt``."""
     try:
-        with tarfile.open(path, mode="r|*") as archive:  # stream: one pass, no member list in memory
-            for member in archive:
-                name = member.name
-                parts = safe_member_path(name)
-                if member.issym():
-                    raise ArchiveError(
-                        "archive_symlink",
-                        name,
-                        f"archive entry {name!r} is a symbolic link (to {member.linkname!r}); links are not "
-                        "allowed in dataset archives (replace it with the file itself)",
-                    )
-                if member.islnk():
-                    raise ArchiveError(
-                        "archive_hardlink",
-                        name,
-                        f"archive entry {name!r} is a hard link (to {member.linkname!r}); links are not allowed "
-                        "in dataset archives (re-create the archive without hard links)",
-                    )
-                if member.isdir():
-                    continue
-                if not member.isfile():
-                    raise ArchiveError(
-                        "archive_special_file",
-                        name,
-                        f"archive entry {name!r} is a device, FIFO or other special file; "
-                        "only regular files are allowed",
-                    )
-                if not parts:
-                    continue
-                extractor.count_file(name, member.size)
-                declared += member.size
-                if declared > limits.max_uncompressed_bytes:
-                    raise extractor.too_large(name)
-                if _is_junk(parts):
-                    continue
-                stream = archive.extractfile(member)
-                if stream is None:
-                    raise ArchiveError("archive_corrupt", name, f"archive entry {name!r} cannot be read")
-                with stream:
-                    extractor.write(name, parts, stream)
+        with tarfile.open(path, mode="r|*") as archive:
+            yield archive
     except ArchiveError:
         raise
     except (tarfile.TarError, zlib.error, EOFError, OSError, ValueError) as error:
@@ -262,6 +272,62 @@ def _extract_tar(path: Path, dest: Path, limits: Limits) -> None:
         raise ArchiveError(
             "archive_corrupt", path.name, f"{path.name} is not a readable tar archive: {error}"
         ) from None
+
+
+def _tar_files(archive: tarfile.TarFile) -> Iterator[tuple[tarfile.TarInfo, tuple[str, ...]]]:
+    """Every regular file of a streaming tar with its path parts, once each entry passed the safety checks."""
+    for member in archive:
+        name = member.name
+        parts = safe_member_path(name)
+        if member.issym():
+            raise ArchiveError(
+                "archive_symlink",
+                name,
+                f"archive entry {name!r} is a symbolic link (to {member.linkname!r}); links are not "
+                "allowed in dataset archives (replace it with the file itself)",
+            )
+        if member.islnk():
+            raise ArchiveError(
+                "archive_hardlink",
+                name,
+                f"archive entry {name!r} is a hard link (to {member.linkname!r}); links are not allowed "
+                "in dataset archives (re-create the archive without hard links)",
+            )
+        if member.isdir():
+            continue
+        if not member.isfile():
+            raise ArchiveError(
+                "archive_special_file",
+                name,
+                f"archive entry {name!r} is a device, FIFO or other special file; only regular files are allowed",
+            )
+        if parts:
+            yield member, parts
+
+
+def _extract_tar(path: Path, dest: Path, limits: Limits) -> None:
+    # First pass: the headers only (decompressing the stream, writing nothing), stopped as soon as the
+    # declared sizes pass the limit; a tar has no central directory to read them from.
+    counter = _Extractor(dest, limits)
+    declared = 0
+    with _reading_tar(path) as archive:
+        for member, _parts in _tar_files(archive):
+            counter.count_file(member.name, member.size)
+            declared += member.size
+            if declared > limits.max_uncompressed_bytes:
+                raise _declared_too_large(path, declared, limits, complete=False)
+    check_free_space(path, dest, declared)
+    extractor = _Extractor(dest, limits)
+    with _reading_tar(path) as archive:
+        for member, parts in _tar_files(archive):
+            extractor.count_file(member.name, member.size)
+            if _is_junk(parts):
+                continue
+            stream = archive.extractfile(member)
+            if stream is None:
+                raise ArchiveError("archive_corrupt", member.name, f"archive entry {member.name!r} cannot be read")
+            with stream:
+                extractor.write(member.name, parts, stream)
 
 
 def extract_archive(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> None:

@@ -14,7 +14,8 @@ class Limits:
     """Upper bounds that protect the importer against hostile or accidental huge inputs.
 
     ``max_uncompressed_bytes`` bounds the total size of the files an archive expands to (checked on
-    the declared sizes before extraction and again on the bytes actually written);
+    the declared sizes before anything is extracted, where the free space of the extraction folder's
+    disk bounds them too, and again on the bytes actually written);
     ``max_files`` bounds the number of files in an archive or a folder; ``max_image_pixels`` bounds
     ``width * height`` of every image and mask, checked from the file header before any pixel is
     decoded (decompression bombs); ``temp_dir`` is where archives are extracted (the system default

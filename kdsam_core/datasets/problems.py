@@ -52,6 +52,9 @@ _KINDS = (
     ),
     ProblemKind("archive_duplicate_entry", True, "fix_and_retry", "two archive entries extract to the same path"),
     ProblemKind("archive_too_large", True, "fix_and_retry", "the archive expands beyond the size limit"),
+    ProblemKind(
+        "archive_insufficient_storage", True, "fix_and_retry", "the archive expands beyond the free disk space"
+    ),
     ProblemKind("archive_too_many_files", True, "fix_and_retry", "the archive holds more files than the limit"),
     ProblemKind("too_many_files", True, "fix_and_retry", "the folder holds more files than the limit"),
     ProblemKind("unsafe_symlink", True, "fix_and_retry", "a symbolic link in the folder points outside it"),

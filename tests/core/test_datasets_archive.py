@@ -245,3 +245,78 @@ def test_symlink_leading_outside_a_folder_is_unsafe_symlink(tmp_path, datasets_k
     os.symlink(tmp_path / "secret.png", tmp_path / "ds" / "images" / "leak.png")
     report = inspect_dataset(tmp_path / "ds")
     assert _codes(report) == ["unsafe_symlink"] and report.problems[0]["path"] == "images/leak.png"
+
+
+def _files_under(folder):
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_zip_declaring_more_than_the_size_limit_is_refused_before_any_file_is_written(tmp_path, datasets_kit):
+    archive = datasets_kit.make_zip(
+        tmp_path / "bomb.zip", entries={"images/a.png": b"x" * 100, "images/b.png": b"\0" * 50_000}
+    )
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ArchiveError) as error:
+        extract_archive(archive, tmp_path / "out", Limits(max_uncompressed_bytes=10_000))
+    assert (error.value.code, error.value.path) == ("archive_too_large", "bomb.zip")
+    message = error.value.message
+    assert all(text in message for text in ("bomb.zip", "50100 bytes", "10000 bytes", "split the dataset"))
+    assert "KDSAM_MAX_DATASET_UNCOMPRESSED_GB" in message
+    assert _files_under(tmp_path / "out") == []
+
+
+def test_targz_declaring_more_than_the_size_limit_is_refused_before_any_file_is_written(tmp_path):
+    small, big = tarfile.TarInfo("images/a.png"), tarfile.TarInfo("images/b.png")
+    small.size, big.size = 100, 50_000
+    archive = _tar_with(tmp_path / "bomb.tar.gz", [(small, b"x" * 100), (big, b"\0" * 50_000)])
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ArchiveError) as error:
+        extract_archive(archive, tmp_path / "out", Limits(max_uncompressed_bytes=10_000))
+    assert _files_under(tmp_path / "out") == []
+    assert (error.value.code, error.value.path) == ("archive_too_large", "bomb.tar.gz")
+    assert all(text in error.value.message for text in ("bomb.tar.gz", "10000 bytes", "split the dataset"))
+
+
+def test_zip_declaring_more_than_the_free_space_is_archive_insufficient_storage(tmp_path, datasets_kit, monkeypatch):
+    from types import SimpleNamespace
+
+    from kdsam_core.datasets import archive as archive_module
+
+    seen = []
+
+    def disk_usage(path):
+        seen.append(path)
+        return SimpleNamespace(total=10**9, used=10**9 - 20_000, free=20_000)
+
+    monkeypatch.setattr(archive_module.shutil, "disk_usage", disk_usage)
+    archive = datasets_kit.make_zip(tmp_path / "big.zip", entries={"images/a.png": b"\0" * 50_000})
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ArchiveError) as error:
+        extract_archive(archive, tmp_path / "out")
+    assert (error.value.code, error.value.path) == ("archive_insufficient_storage", "big.zip")
+    assert all(text in error.value.message for text in ("big.zip", "50000 bytes", "20000 bytes (19.5 KiB) free"))
+    assert seen == [tmp_path / "out"] and _files_under(tmp_path / "out") == []
+
+
+def test_zip_understating_its_sizes_never_writes_more_than_it_declares(tmp_path, datasets_kit):
+    archive = datasets_kit.make_zip(tmp_path / "liar.zip", entries={"images/a.png": b"\0" * 50_000})
+    data = bytearray(archive.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # uncompressed size: 50000 -> 100
+        position = data.find(signature)
+        assert struct.unpack_from("<I", data, position + offset) == (50_000,)
+        struct.pack_into("<I", data, position + offset, 100)
+    archive.write_bytes(bytes(data))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ArchiveError):
+        extract_archive(archive, tmp_path / "out", Limits(max_uncompressed_bytes=10_000))
+    assert sum(p.stat().st_size for p in _files_under(tmp_path / "out")) <= 100
+
+
+def test_extraction_stops_once_the_bytes_written_pass_the_limit(tmp_path):
+    from kdsam_core.datasets.archive import _Extractor
+
+    extractor = _Extractor(tmp_path, Limits(max_uncompressed_bytes=10_000))
+    with pytest.raises(ArchiveError) as error:
+        extractor.write("images/a.png", ("images", "a.png"), io.BytesIO(b"\0" * (3 * 1024 * 1024)))
+    assert error.value.code == "archive_too_large"
+    assert (tmp_path / "images" / "a.png").stat().st_size <= 10_000

@@ -14,10 +14,14 @@ from kdsam_core.datasets import Limits
 MIB = 1024**2
 GIB = 1024**3
 
-#: Largest archive one may upload (the compressed bytes sent).
-MAX_ARCHIVE_BYTES = settings.STUDIO.max_dataset_archive_gb * GIB
-#: Largest total size an archive may expand to, and most files it (or a server folder) may hold.
+#: Largest total size an archive may expand to, and most files it (or a server folder) may hold. Checked
+#: on the sizes the archive declares before it is extracted (with the free disk space), then on the bytes
+#: written: kdsam_core.datasets.archive.
 MAX_UNCOMPRESSED_BYTES = settings.STUDIO.max_dataset_uncompressed_gb * GIB
+#: Largest archive one may upload (the compressed bytes sent): never more than it may expand to, since an
+#: archive (of images, which barely compress) holds at least about its own size of files; a larger one would
+#: be refused only once all of it had arrived.
+MAX_ARCHIVE_BYTES = min(settings.STUDIO.max_dataset_archive_gb, settings.STUDIO.max_dataset_uncompressed_gb) * GIB
 MAX_FILES = settings.STUDIO.max_dataset_files
 #: Largest chunk one PUT may carry; the browser sends CHUNK_BYTES.
 MAX_CHUNK_BYTES = 64 * MIB

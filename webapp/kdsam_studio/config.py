@@ -65,7 +65,11 @@ class StudioConfig:
     max_upload_mb: int = 50  #: KDSAM_MAX_UPLOAD_MB
     max_image_pixels: int = 100_000_000  #: KDSAM_MAX_IMAGE_PIXELS (decompression-bomb guard)
     max_dataset_archive_gb: int = 50  #: KDSAM_MAX_DATASET_ARCHIVE_GB: largest dataset upload
-    max_dataset_uncompressed_gb: int = 100  #: KDSAM_MAX_DATASET_UNCOMPRESSED_GB: largest expanded dataset
+    #: KDSAM_MAX_DATASET_UNCOMPRESSED_GB: largest expanded dataset. 20 GB holds the usual public segmentation
+    #: sets (a few GB at most) and fits one machine's disk: validation and import each extract the archive
+    #: into the data dir, and an import also copies the samples into storage (about twice this while it runs).
+    #: Uploads are capped at this size too (webapp/datasets/conf.py): image archives barely compress.
+    max_dataset_uncompressed_gb: int = 20
     max_dataset_files: int = 300_000  #: KDSAM_MAX_DATASET_FILES
     #: KDSAM_DATASET_IMPORT_ROOTS (":"-separated): server folders staff may import datasets from; empty = none
     dataset_import_roots: tuple[Path, ...] = ()
@@ -94,7 +98,8 @@ class StudioConfig:
 
     @property
     def uses_embedded_redis(self) -> bool:
-        return not self.redis_url
+        """No REDIS_URL outside the test environment (whose unit tests use eager Celery, in-memory channels)."""
+        return not self.redis_url and self.environment != "test"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> StudioConfig:

@@ -45,12 +45,17 @@ def _admit_archive(filename: str, size: int) -> str:
             "Split the dataset or ask an admin to import it from a server folder.",
             field="size",
         )
+    # Room for the archive's own bytes only: whether the server has room for what it expands to is known
+    # once it has arrived, from the sizes it declares (kdsam_core.datasets.archive, before extracting).
     root = conf.media_root()
     root.mkdir(parents=True, exist_ok=True)
-    if shutil.disk_usage(root).free < size * 2:
+    free = shutil.disk_usage(root).free
+    if free < size:
         raise DatasetRejected(
             "insufficient_storage",
-            f"The server lacks the free space for {filename} ({size / conf.GIB:.1f} GiB, twice that while importing).",
+            f"The server lacks the free space for {filename} ({size / conf.GIB:.1f} GiB, "
+            f"{free / conf.GIB:.1f} GiB free). Split the dataset into smaller archives, "
+            "or ask an admin to free disk space.",
             status=507,
         )
     return suffix

@@ -34,10 +34,21 @@ def check_all(opened, progress: Progress, stage: str):
     return checks
 
 
+def _public_text(text: str, upload: DatasetUpload) -> str:
+    """``text`` naming the uploaded archive as its user did, not by its staged file name (``<uuid>.zip``)."""
+    if not upload.upload_path:
+        return text  # a server folder or archive: its own name
+    return text.replace(source_of(upload).name, upload.original_filename)
+
+
 def _public_report(report: dict, upload: DatasetUpload) -> dict:
     report = dict(report)
     report["source"] = upload.original_filename  # never the server path of the upload
     report["limits"] = {**report.get("limits", {}), "temp_dir": None}
+    report["problems"] = [
+        {**problem, "path": _public_text(problem["path"], upload), "message": _public_text(problem["message"], upload)}
+        for problem in report.get("problems", [])
+    ]
     return report
 
 
@@ -55,7 +66,7 @@ def validate(upload_id: int) -> DatasetUpload | None:
             progress("checking", force=True)
             check_all(opened, progress, "checking")
             report = _public_report(opened.report().to_dict(), upload)
-            blocking = describe_blocking(opened.problems)
+            blocking = _public_text(describe_blocking(opened.problems), upload)
     except Exception as error:
         log.exception("validation of dataset upload %s failed", upload_id)
         report, blocking = None, f"The dataset could not be read: {error.__class__.__name__}: {error}"
