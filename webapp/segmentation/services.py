@@ -21,7 +21,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from kdsam_core import dicom as kdsam_dicom
-from kdsam_core import masks_io
+from kdsam_core import image_metadata, masks_io
 from kdsam_core.embedding_codec import decode_embedding, encode_embedding
 from kdsam_core.transforms import rgb_array
 from webapp.kdsam_studio.api_errors import ApiError
@@ -96,8 +96,21 @@ def _checked_dicom(name: str, content: bytes) -> CheckedImage:
     )
 
 
+def _without_metadata(name: str, content: bytes) -> bytes:
+    """``content`` (PNG/JPEG) without text chunks, EXIF, XMP, comments (kdsam_core.image_metadata)."""
+    try:
+        return image_metadata.strip_metadata(content)
+    except image_metadata.ImageMetadataError as error:
+        raise UploadRejected(
+            "corrupt_image", f"{name} could not be read: {error}. Export the image again and retry."
+        ) from None
+
+
 def check_image_bytes(name: str, content: bytes) -> CheckedImage:
     """Decode and validate an upload fully; EXIF-rotated images are re-encoded upright as PNG.
+
+    PNG and JPEG files are stored without their metadata (:func:`_without_metadata`, pixels bit-identical);
+    TIFF, BMP and DICOM are converted to a PNG that holds none.
 
     Raises :class:`UploadRejected` for anything that is not a complete PNG/JPEG within the limits.
     """
@@ -133,7 +146,8 @@ def check_image_bytes(name: str, content: bytes) -> CheckedImage:
                 if upright is not img and upright.size != (0, 0) and img.getexif().get(0x0112, 1) != 1:
                     buffer = io.BytesIO()
                     upright.save(buffer, format="PNG")
-                    return CheckedImage(buffer.getvalue(), "png", "image/png", upright.width, upright.height)
+                    png = _without_metadata(name, buffer.getvalue())
+                    return CheckedImage(png, "png", "image/png", upright.width, upright.height)
     except UploadRejected:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
@@ -155,6 +169,7 @@ def check_image_bytes(name: str, content: bytes) -> CheckedImage:
     finally:
         PILImage.MAX_IMAGE_PIXELS = previous_limit
     extension, content_type = ACCEPTED_FORMATS[fmt]
+    content = _without_metadata(name, content)
     return CheckedImage(content, extension, content_type, width, height, source_format=extension.replace("jpg", "jpeg"))
 
 

@@ -1,12 +1,15 @@
-"""Storing one sample's files by content hash: the image (a byte copy; DICOM as PNG) and its mask (PNG 0/255)."""
+"""Storing one sample's files by content hash: the image (a byte copy; PNG/JPEG without their metadata; DICOM
+as PNG) and its mask (PNG 0/255)."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
 
+from kdsam_core import image_metadata
 from kdsam_core.dicom import is_dicom_file
 from webapp.datasets import storage
 from webapp.datasets.models import DatasetItem
@@ -18,13 +21,30 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def image_bytes_without_metadata(path: Path) -> bytes | None:
+    """The PNG/JPEG file at ``path`` without its text chunks, EXIF, XMP and comments (pixels bit-identical,
+    :mod:`kdsam_core.image_metadata`); None for other formats (TIFF, BMP), which are copied as they are."""
+    with open(path, "rb") as handle:
+        if not image_metadata.supported(handle.read(8)):
+            return None
+        handle.seek(0)
+        content = handle.read()
+    try:
+        return image_metadata.strip_metadata(content)
+    except image_metadata.ImageMetadataError as error:
+        raise ValueError(f"{path.name}: {error}") from None
+
+
 def store_sample(sample, split: str, created: list[str]) -> DatasetItem:
-    """Store one sample's image (byte copy; DICOM as PNG) and mask (PNG 0/255); an unsaved item without
-    its dataset (the dataset row is created with the items, once every file is stored)."""
+    """Store one sample's image (byte copy, PNG/JPEG without metadata; DICOM as PNG) and mask (PNG 0/255);
+    an unsaved item without its dataset (the dataset row is created with the items, once every file is stored)."""
+    suffix = sample.image_path.suffix or ".img"
     if is_dicom_file(sample.image_path):
         image_rel, image_sha, new = storage.put_bytes(png_bytes(sample.load_image()), ".png")
+    elif (stripped := image_bytes_without_metadata(sample.image_path)) is not None:
+        image_rel, image_sha, new = storage.put_bytes(stripped, suffix)
     else:
-        image_rel, image_sha, new = storage.put_file(sample.image_path, sample.image_path.suffix or ".img")
+        image_rel, image_sha, new = storage.put_file(sample.image_path, suffix)
     if new:
         created.append(image_rel)
     mask_rel = mask_sha = ""
