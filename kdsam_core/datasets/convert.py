@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from kdsam_core import image_metadata
 from kdsam_core.datasets.dataset import open_dataset
 from kdsam_core.datasets.limits import Limits
 from kdsam_core.datasets.problems import DatasetError, describe_blocking
@@ -83,7 +84,11 @@ def _write_image(sample: Sample, images_dir: Path, name: str) -> str:
             if array.ndim == 2:  # equal channels: store as true grayscale
                 Image.fromarray(array).save(target, format=pil_format)
                 return target.name
-    shutil.copyfile(source, target)
+    content = source.read_bytes()
+    if image_metadata.supported(content):  # PNG/JPEG: no text, EXIF or comments in what we hand out
+        target.write_bytes(image_metadata.strip_metadata(content))
+    else:
+        shutil.copyfile(source, target)
     return target.name
 
 

@@ -124,3 +124,25 @@ def test_convert_shared_subset_of_busi(tmp_path, datasets_kit):
     result = convert_dataset(datasets_kit.copy_subset(root, tmp_path / "busi", rels), tmp_path / "out")
     assert result.written == 2 and {r["id"] for r in _manifest(tmp_path / "out")} == set(stems)
     shutil.rmtree(tmp_path / "busi")
+
+
+def test_convert_writes_jpeg_images_without_their_exif_and_comments(tmp_path):
+    import io
+
+    root = tmp_path / "Kvasir-SEG"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    pixels = np.random.default_rng(3).integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x013B] = "Doe^Jane"  # Artist
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", exif=exif, comment="patient Doe^Jane")
+    (root / "images" / "case1.jpg").write_bytes(buffer.getvalue())
+    mask = np.zeros((24, 32), np.uint8)
+    mask[5:15, 8:20] = 255
+    Image.fromarray(mask).save(root / "masks" / "case1.jpg")
+    convert_dataset(tmp_path, tmp_path / "out")
+    written = (tmp_path / "out" / "images" / "case1.jpg").read_bytes()
+    assert b"Doe^Jane" not in written
+    with Image.open(io.BytesIO(written)) as converted, Image.open(io.BytesIO(buffer.getvalue())) as original:
+        assert np.array_equal(np.asarray(converted), np.asarray(original))
