@@ -676,6 +676,7 @@ export interface components {
          *     * `archive_special_file` - archive_special_file
          *     * `archive_duplicate_entry` - archive_duplicate_entry
          *     * `archive_too_large` - archive_too_large
+         *     * `archive_insufficient_storage` - archive_insufficient_storage
          *     * `archive_too_many_files` - archive_too_many_files
          *     * `too_many_files` - too_many_files
          *     * `unsafe_symlink` - unsafe_symlink
@@ -699,7 +700,7 @@ export interface components {
          *     * `manifest_missing_file` - manifest_missing_file
          * @enum {string}
          */
-        CodeEnum: "unsupported_source" | "archive_corrupt" | "archive_encrypted" | "archive_absolute_path" | "archive_path_traversal" | "archive_symlink" | "archive_hardlink" | "archive_special_file" | "archive_duplicate_entry" | "archive_too_large" | "archive_too_many_files" | "too_many_files" | "unsafe_symlink" | "decompression_bomb" | "unknown_format" | "ambiguous_format" | "manifest_invalid" | "no_images" | "no_usable_samples" | "image_without_mask" | "mask_without_image" | "size_mismatch" | "empty_mask" | "unreadable_image" | "unreadable_mask" | "non_binary_mask" | "outline_not_ellipse" | "unsupported_dicom" | "duplicate_image" | "duplicate_id" | "manifest_missing_file";
+        CodeEnum: "unsupported_source" | "archive_corrupt" | "archive_encrypted" | "archive_absolute_path" | "archive_path_traversal" | "archive_symlink" | "archive_hardlink" | "archive_special_file" | "archive_duplicate_entry" | "archive_too_large" | "archive_insufficient_storage" | "archive_too_many_files" | "too_many_files" | "unsafe_symlink" | "decompression_bomb" | "unknown_format" | "ambiguous_format" | "manifest_invalid" | "no_images" | "no_usable_samples" | "image_without_mask" | "mask_without_image" | "size_mismatch" | "empty_mask" | "unreadable_image" | "unreadable_mask" | "non_binary_mask" | "outline_not_ellipse" | "unsupported_dicom" | "duplicate_image" | "duplicate_id" | "manifest_missing_file";
         ConfirmRequest: {
             /** @description Problem codes whose samples are skipped instead of the default action. */
             skip?: components["schemas"]["SkipEnum"][];
@@ -761,6 +762,7 @@ export interface components {
         };
         /** @description Start a chunked upload: the archive's name and size; then PUT its bytes to ``upload_url``. */
         DatasetCreateRequest: {
+            /** Format: int64 */
             team: number;
             /** @default  */
             name: string;
@@ -868,6 +870,7 @@ export interface components {
         FieldEnum: "skip" | "keep_duplicates";
         /** @description Staff only: read a dataset folder or archive that is already on the server. */
         FolderImportRequest: {
+            /** Format: int64 */
             team: number;
             /** @default  */
             name: string;
@@ -970,6 +973,7 @@ export interface components {
          */
         JobObjectStateEnum: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         JobSubmitRequest: {
+            /** Format: int64 */
             team: number;
             kind: components["schemas"]["KindEnum"];
             params?: {

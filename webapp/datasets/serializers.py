@@ -7,6 +7,7 @@ from rest_framework import serializers
 from kdsam_core.datasets import FORMAT_KEYS, PROBLEM_CODES
 from kdsam_core.datasets.problems import CHOICE_FIELDS, SKIPPABLE_CHOICES
 from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
+from webapp.kdsam_studio.api_input import DbIntegerField, IdField
 
 
 class RatiosSerializer(serializers.Serializer):
@@ -171,27 +172,27 @@ class DatasetUploadSerializer(serializers.ModelSerializer):
 class DatasetCreateSerializer(serializers.Serializer):
     """Start a chunked upload: the archive's name and size; then PUT its bytes to ``upload_url``."""
 
-    team = serializers.IntegerField()
+    team = IdField()
     name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
     description = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
     filename = serializers.CharField(max_length=255)
     size = serializers.IntegerField(min_value=1)
     format = serializers.ChoiceField(choices=["", *list(FORMAT_KEYS)], required=False, default="")
     mask_label = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=65535)
-    seed = serializers.IntegerField(required=False, default=None, allow_null=True)
+    seed = DbIntegerField(required=False, default=None, allow_null=True)
     ratios = RatiosSerializer(required=False, default=None, allow_null=True)
 
 
 class FolderImportSerializer(serializers.Serializer):
     """Staff only: read a dataset folder or archive that is already on the server."""
 
-    team = serializers.IntegerField()
+    team = IdField()
     name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
     description = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
     path = serializers.CharField(max_length=1000)
     format = serializers.ChoiceField(choices=["", *list(FORMAT_KEYS)], required=False, default="")
     mask_label = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=65535)
-    seed = serializers.IntegerField(required=False, default=None, allow_null=True)
+    seed = DbIntegerField(required=False, default=None, allow_null=True)
     ratios = RatiosSerializer(required=False, default=None, allow_null=True)
 
 
@@ -208,7 +209,7 @@ class ConfirmSerializer(serializers.Serializer):
     keep_duplicates = serializers.BooleanField(
         required=False, default=False, help_text="Import later copies of duplicate images too."
     )
-    seed = serializers.IntegerField(required=False, default=None, allow_null=True)
+    seed = DbIntegerField(required=False, default=None, allow_null=True)
     ratios = RatiosSerializer(required=False, default=None, allow_null=True)
 
 

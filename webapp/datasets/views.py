@@ -12,7 +12,7 @@ from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,6 +32,9 @@ from webapp.datasets.serializers import (
     FolderImportSerializer,
 )
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
+from webapp.kdsam_studio.api_input import query_id, query_int
+from webapp.kdsam_studio.pagination import paginate
+from webapp.kdsam_studio.parsers import JSONParser
 
 ERRORS = {400: ApiErrorSerializer, 403: ApiErrorSerializer, 404: ApiErrorSerializer}
 
@@ -107,8 +110,8 @@ class DatasetListView(APIView):
     )
     def get(self, request):
         datasets = selectors.datasets_of(request.user)
-        if team := request.query_params.get("team"):
-            datasets = datasets.filter(team_id=int(team)) if team.isdigit() else datasets.none()
+        if (team := query_id(request.query_params, "team")) is not None:
+            datasets = datasets.filter(team_id=team)
         if state := request.query_params.get("state"):
             datasets = datasets.filter(state=state)
         return Response(DatasetSerializer(datasets, many=True, context={"request": request}).data)
@@ -137,12 +140,11 @@ class DatasetUploadListView(APIView):
     )
     def get(self, request):
         uploads = selectors.uploads_of(request.user)
-        if team := request.query_params.get("team"):
-            uploads = uploads.filter(team_id=int(team)) if team.isdigit() else uploads.none()
+        if (team := query_id(request.query_params, "team")) is not None:
+            uploads = uploads.filter(team_id=team)
         if state := request.query_params.get("state"):
             uploads = uploads.filter(state=state)
-        limit = request.query_params.get("limit", "50")
-        limit = min(500, max(1, int(limit))) if limit.isdigit() else 50
+        limit = min(500, query_int(request.query_params, "limit", 50, minimum=1))
         return Response(DatasetUploadSerializer(uploads[:limit], many=True, context={"request": request}).data)
 
     @extend_schema(
@@ -243,11 +245,11 @@ class DatasetUploadChunkView(APIView):
     )
     def put(self, request, upload_id: int):
         upload = _upload_or_404(request, upload_id, write=True)
-        offset = request.query_params.get("offset", "")
-        if not offset.isdigit():
+        offset = query_int(request.query_params, "offset", minimum=0)
+        if offset is None:
             raise ApiError("invalid_offset", "Give the query parameter offset (bytes received so far).", field="offset")
         length = request.META.get("CONTENT_LENGTH")
-        upload = services.receive_chunk(upload, int(offset), request._request, int(length) if length else None)
+        upload = services.receive_chunk(upload, offset, request._request, int(length) if length else None)
         return _upload_response(request, upload)
 
 
@@ -322,21 +324,9 @@ class DatasetItemsView(APIView):
         split = params.get("split") or None
         if split and split not in DatasetItem.Split.values:
             raise ApiError("invalid_split", f"Unknown split {split!r}; use train, val or test.", field="split")
-        try:
-            page = max(1, int(params.get("page", 1)))
-            page_size = min(200, max(1, int(params.get("page_size", 48))))
-        except ValueError:
-            raise ApiError("invalid_page", "page and page_size must be integers.") from None
         items = selectors.items_of(dataset, split=split, class_label=params.get("class") or None)
-        start = (page - 1) * page_size
-        return Response(
-            {
-                "count": items.count(),
-                "page": page,
-                "page_size": page_size,
-                "results": DatasetItemSerializer(items[start : start + page_size], many=True).data,
-            }
-        )
+        page = paginate(items, params, default_size=48, max_size=200)
+        return Response({**page, "results": DatasetItemSerializer(page["results"], many=True).data})
 
 
 def _item_or_404(request, dataset_id: int, item_pk: int) -> DatasetItem:

@@ -7,11 +7,13 @@ every field (type, default, choices, help) for the forms that start jobs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from kdsam_core.modeling import registry
+from webapp.kdsam_studio.api_input import BIGINT_MAX
 from webapp.kdsam_studio.queues import queue_for_job_kind
 
 
@@ -28,6 +30,12 @@ def _meta(
     """A parameter's description for :func:`schemas` and :func:`validate_params` (a field's ``metadata``)."""
     return {"help": help, "choices": choices, "minimum": minimum, "maximum": maximum, "kind": kind}
 
+
+#: Largest random seed (NumPy's legacy seeding range; torch seeds ``seed * 100_003 + epoch`` stay below 2**64).
+SEED_MAX = 2**32 - 1
+
+#: Parameter kinds whose values are ids of rows (datasets, model versions): 1 to ``BIGINT_MAX``.
+ID_KINDS = ("dataset", "model_version", "model_versions")
 
 #: Teacher kinds a distill job takes (kdsam_core's registry of teachers).
 TEACHERS = tuple(registry.TEACHERS)
@@ -65,7 +73,7 @@ class DistillParams:
         default=False,
         metadata=_meta(help="Initialise the ResNet-50 trunk from resnet50 ImageNet weights in the weights dir"),
     )
-    seed: int = field(default=0, metadata=_meta(help="Random seed", minimum=0))
+    seed: int = field(default=0, metadata=_meta(help="Random seed", minimum=0, maximum=SEED_MAX))
 
 
 @dataclass
@@ -98,7 +106,7 @@ class FinetuneParams:
     early_stopping_patience: int = field(
         default=5, metadata=_meta(help="Epochs without validation improvement before stopping", minimum=1, maximum=1000)
     )
-    seed: int = field(default=0, metadata=_meta(help="Random seed", minimum=0))
+    seed: int = field(default=0, metadata=_meta(help="Random seed", minimum=0, maximum=SEED_MAX))
 
 
 @dataclass
@@ -113,7 +121,7 @@ class EvaluateParams:
     prompt_mode: str = field(
         default="box", metadata=_meta(help="Prompt protocol", choices=("box", "points", "box+points"))
     )
-    seed: int = field(default=0, metadata=_meta(help="Random seed of prompt simulation", minimum=0))
+    seed: int = field(default=0, metadata=_meta(help="Random seed of prompt simulation", minimum=0, maximum=SEED_MAX))
 
 
 @dataclass
@@ -151,7 +159,7 @@ def _coerce(name: str, value: Any, annotation: type | str, meta: Mapping[str, An
             raise ParamsError(name, f"must be an integer, got {value!r}")
         try:
             number = int(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: JSON's 1e400 is float('inf')
             raise ParamsError(name, f"must be an integer, got {value!r}") from None
         if isinstance(value, float) and value != number:
             raise ParamsError(name, f"must be an integer, got {value!r}")
@@ -163,6 +171,8 @@ def _coerce(name: str, value: Any, annotation: type | str, meta: Mapping[str, An
             value = float(value)
         except (TypeError, ValueError):
             raise ParamsError(name, f"must be a number, got {value!r}") from None
+        if not math.isfinite(value):
+            raise ParamsError(name, f"must be a finite number, got {value!r}")
     elif annotation == "str":
         if not isinstance(value, str):
             raise ParamsError(name, f"must be text, got {value!r}")
@@ -172,6 +182,10 @@ def _coerce(name: str, value: Any, annotation: type | str, meta: Mapping[str, An
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
         raise ParamsError(name, f"must be a non-empty list of ids, got {value!r}")
+    if meta.get("kind") in ID_KINDS:
+        ids = value if isinstance(value, list) else [value]
+        if not all(1 <= v <= BIGINT_MAX for v in ids):
+            raise ParamsError(name, f"ids are whole numbers from 1 to {BIGINT_MAX}, got {value}")
     if meta.get("choices") and value not in meta["choices"]:
         raise ParamsError(name, f"{value!r} is not one of {', '.join(map(str, meta['choices']))}")
     if meta.get("minimum") is not None and value < meta["minimum"]:

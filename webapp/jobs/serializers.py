@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from webapp.jobs import selectors
 from webapp.jobs.models import Job
+from webapp.kdsam_studio.api_input import IdField
 
 
 @extend_schema_serializer(component_name="JobObject")
@@ -50,7 +51,7 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class JobSubmitSerializer(serializers.Serializer):
-    team = serializers.IntegerField()
+    team = IdField()
     kind = serializers.ChoiceField(choices=Job.Kind.choices)
     params = serializers.DictField(required=False, default=dict)
     priority = serializers.IntegerField(required=False, default=0, min_value=0, max_value=9)

@@ -16,6 +16,7 @@ from webapp.jobs.params import schemas
 from webapp.jobs.runners import job_dir
 from webapp.jobs.serializers import JobSerializer, JobSubmitSerializer
 from webapp.kdsam_studio.api_errors import ApiErrorSerializer
+from webapp.kdsam_studio.api_input import query_id
 
 
 def _job_or_404(request, job_id: int):
@@ -29,9 +30,11 @@ class JobListView(APIView):
     @extend_schema(responses=JobSerializer(many=True), operation_id="jobs_list")
     def get(self, request):
         jobs = selectors.jobs_of(request.user)
-        for key in ("state", "kind", "team"):
+        for key in ("state", "kind"):
             if request.query_params.get(key):
                 jobs = jobs.filter(**{key: request.query_params[key]})
+        if (team := query_id(request.query_params, "team")) is not None:
+            jobs = jobs.filter(team_id=team)
         return Response(JobSerializer(jobs[:200], many=True).data)
 
     @extend_schema(

@@ -11,12 +11,13 @@ from django.http import FileResponse, Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kdsam_core.embedding_codec import CONTENT_TYPE as EMBEDDING_CONTENT_TYPE
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
+from webapp.kdsam_studio.parsers import JSONParser
 from webapp.registry.selectors import visible_model_versions
 from webapp.segmentation import selectors, services
 from webapp.segmentation.browser_decoder import ensure_browser_decoder
