@@ -688,6 +688,7 @@ export interface components {
          *     * `no_usable_samples` - no_usable_samples
          *     * `image_without_mask` - image_without_mask
          *     * `mask_without_image` - mask_without_image
+         *     * `mixed_formats` - mixed_formats
          *     * `size_mismatch` - size_mismatch
          *     * `empty_mask` - empty_mask
          *     * `unreadable_image` - unreadable_image
@@ -700,7 +701,7 @@ export interface components {
          *     * `manifest_missing_file` - manifest_missing_file
          * @enum {string}
          */
-        CodeEnum: "unsupported_source" | "archive_corrupt" | "archive_encrypted" | "archive_absolute_path" | "archive_path_traversal" | "archive_symlink" | "archive_hardlink" | "archive_special_file" | "archive_duplicate_entry" | "archive_too_large" | "archive_insufficient_storage" | "archive_too_many_files" | "too_many_files" | "unsafe_symlink" | "decompression_bomb" | "unknown_format" | "ambiguous_format" | "manifest_invalid" | "no_images" | "no_usable_samples" | "image_without_mask" | "mask_without_image" | "size_mismatch" | "empty_mask" | "unreadable_image" | "unreadable_mask" | "non_binary_mask" | "outline_not_ellipse" | "unsupported_dicom" | "duplicate_image" | "duplicate_id" | "manifest_missing_file";
+        CodeEnum: "unsupported_source" | "archive_corrupt" | "archive_encrypted" | "archive_absolute_path" | "archive_path_traversal" | "archive_symlink" | "archive_hardlink" | "archive_special_file" | "archive_duplicate_entry" | "archive_too_large" | "archive_insufficient_storage" | "archive_too_many_files" | "too_many_files" | "unsafe_symlink" | "decompression_bomb" | "unknown_format" | "ambiguous_format" | "manifest_invalid" | "no_images" | "no_usable_samples" | "image_without_mask" | "mask_without_image" | "mixed_formats" | "size_mismatch" | "empty_mask" | "unreadable_image" | "unreadable_mask" | "non_binary_mask" | "outline_not_ellipse" | "unsupported_dicom" | "duplicate_image" | "duplicate_id" | "manifest_missing_file";
         ConfirmRequest: {
             /** @description Problem codes whose samples are skipped instead of the default action. */
             skip?: components["schemas"]["SkipEnum"][];

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from kdsam_core.datasets.fs import relative
 from kdsam_core.datasets.limits import DEFAULT_LIMITS, Limits
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
@@ -46,6 +47,14 @@ class ArchiveError(Exception):
         self.code = code
         self.path = path
         self.message = message
+
+
+def _reason(error: BaseException, dest: Path) -> str:
+    """``error``'s text for a message: a file it names is given relative to the extraction folder ``dest``,
+    never by its server path."""
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.strerror or error.__class__.__name__}: {relative(Path(os.fsdecode(error.filename)), dest)}"
+    return str(error)
 
 
 def _bytes(count: int) -> str:
@@ -252,12 +261,12 @@ def _extract_zip(path: Path, dest: Path, limits: Limits) -> None:
         RuntimeError,
     ) as error:
         raise ArchiveError(
-            "archive_corrupt", path.name, f"{path.name} is not a readable zip archive: {error}"
+            "archive_corrupt", path.name, f"{path.name} is not a readable zip archive: {_reason(error, dest)}"
         ) from None
 
 
 @contextmanager
-def _reading_tar(path: Path) -> Iterator[tarfile.TarFile]:
+def _reading_tar(path: Path, dest: Path) -> Iterator[tarfile.TarFile]:
     """``path`` opened as a stream (one pass, no member list in memory); read errors become ``archive_corrupt``."""
     try:
         with tarfile.open(path, mode="r|*") as archive:
@@ -266,11 +275,11 @@ def _reading_tar(path: Path) -> Iterator[tarfile.TarFile]:
         raise
     except (tarfile.TarError, zlib.error, EOFError, OSError, ValueError) as error:
         raise ArchiveError(
-            "archive_corrupt", path.name, f"{path.name} is not a readable tar archive: {error}"
+            "archive_corrupt", path.name, f"{path.name} is not a readable tar archive: {_reason(error, dest)}"
         ) from None
     except Exception as error:  # lzma.LZMAError, bz2 errors, …: never crash on a hostile file
         raise ArchiveError(
-            "archive_corrupt", path.name, f"{path.name} is not a readable tar archive: {error}"
+            "archive_corrupt", path.name, f"{path.name} is not a readable tar archive: {_reason(error, dest)}"
         ) from None
 
 
@@ -310,7 +319,7 @@ def _extract_tar(path: Path, dest: Path, limits: Limits) -> None:
     # declared sizes pass the limit; a tar has no central directory to read them from.
     counter = _Extractor(dest, limits)
     declared = 0
-    with _reading_tar(path) as archive:
+    with _reading_tar(path, dest) as archive:
         for member, _parts in _tar_files(archive):
             counter.count_file(member.name, member.size)
             declared += member.size
@@ -318,7 +327,7 @@ def _extract_tar(path: Path, dest: Path, limits: Limits) -> None:
                 raise _declared_too_large(path, declared, limits, complete=False)
     check_free_space(path, dest, declared)
     extractor = _Extractor(dest, limits)
-    with _reading_tar(path) as archive:
+    with _reading_tar(path, dest) as archive:
         for member, parts in _tar_files(archive):
             extractor.count_file(member.name, member.size)
             if _is_junk(parts):

@@ -81,7 +81,7 @@ def scan_folder(root: Path, limits: Limits) -> list[Problem]:
                         Problem(
                             "unsafe_symlink",
                             relative(path, root),
-                            f"{relative(path, root)} is a symbolic link to {target}, outside the dataset folder; "
+                            f"{relative(path, root)} is a symbolic link to a file outside the dataset folder; "
                             "replace it with the file itself",
                         )
                     ]

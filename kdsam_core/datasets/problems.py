@@ -73,6 +73,9 @@ _KINDS = (
         Choice("import the image without a mask", _SKIP_THESE, "skip"),
     ),
     ProblemKind("mask_without_image", False, "ignore_file", "a mask has no image"),
+    ProblemKind(
+        "mixed_formats", False, "ignore_file", "an image of another format than the dataset's (e.g. a PNG among DICOMs)"
+    ),
     ProblemKind("size_mismatch", False, "skip_sample", "mask and image sizes differ"),
     ProblemKind(
         "empty_mask",

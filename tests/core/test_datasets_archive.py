@@ -247,6 +247,14 @@ def test_symlink_leading_outside_a_folder_is_unsafe_symlink(tmp_path, datasets_k
     assert _codes(report) == ["unsafe_symlink"] and report.problems[0]["path"] == "images/leak.png"
 
 
+def test_unsafe_symlink_message_does_not_show_where_the_link_points(tmp_path, datasets_kit):
+    datasets_kit.generic_dataset(tmp_path / "ds", count=1)
+    (tmp_path / "secret.png").write_bytes(b"x")
+    os.symlink(tmp_path / "secret.png", tmp_path / "ds" / "images" / "leak.png")
+    message = inspect_dataset(tmp_path / "ds").problems[0]["message"]
+    assert str(tmp_path) not in message and message.startswith("images/leak.png is a symbolic link")
+
+
 def _files_under(folder):
     return [p for p in folder.rglob("*") if p.is_file()]
 

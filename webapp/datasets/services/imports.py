@@ -23,7 +23,7 @@ from webapp.datasets import conf, storage
 from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
 from webapp.datasets.services.sample_files import store_sample
 from webapp.datasets.services.sessions import Progress, State, discard_archive, source_of
-from webapp.datasets.services.validation import check_all
+from webapp.datasets.services.validation import check_all, public_text
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,8 @@ def run_import(upload_id: int) -> DatasetUpload | None:
         outcome, reason = State.CANCELLED, ""
     except Exception as error:
         log.exception("import of dataset upload %s failed", upload_id)
-        outcome, reason = State.FAILED, f"The import failed and was rolled back: {error.__class__.__name__}: {error}"
+        outcome = State.FAILED
+        reason = public_text(f"The import failed and was rolled back: {error.__class__.__name__}: {error}", upload)
     if outcome != State.IMPORTED:
         storage.remove_unreferenced(created)
         DatasetUpload.objects.filter(pk=upload_id, state=State.IMPORTING).update(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,11 +36,25 @@ def check_all(opened, progress: Progress, stage: str):
     return checks
 
 
-def _public_text(text: str, upload: DatasetUpload) -> str:
-    """``text`` naming the uploaded archive as its user did, not by its staged file name (``<uuid>.zip``)."""
-    if not upload.upload_path:
-        return text  # a server folder or archive: its own name
-    return text.replace(source_of(upload).name, upload.original_filename)
+def _server_folders() -> list[str]:
+    """The server folders no message may show (extraction folder, media root, data dir), longest first."""
+    folders = {conf.tmp_dir(), conf.media_root(), settings.STUDIO.data_dir}
+    names = {str(p) for p in folders} | {str(p.resolve()) for p in folders}
+    return sorted((name for name in names if len(name) > 1), key=len, reverse=True)
+
+
+def public_text(text: str, upload: DatasetUpload) -> str:
+    """``text`` as the user may read it: the source named as its user did (not by its server path or staged
+    file name ``<uuid>.zip``), and any file inside a server folder named relative to it (an extraction
+    folder's files relative to the dataset), never by an absolute server path."""
+    if upload.upload_path or upload.source_path:
+        source = source_of(upload)
+        text = text.replace(str(source), upload.original_filename)
+        if upload.upload_path:  # a staged upload (a server folder or archive keeps its own name)
+            text = text.replace(source.name, upload.original_filename)
+    for folder in _server_folders():
+        text = re.sub(re.escape(folder) + r"(?:/kdsam-dataset-[^/\s'\"]*)?/?", "", text)
+    return text
 
 
 def _public_report(report: dict, upload: DatasetUpload) -> dict:
@@ -46,7 +62,7 @@ def _public_report(report: dict, upload: DatasetUpload) -> dict:
     report["source"] = upload.original_filename  # never the server path of the upload
     report["limits"] = {**report.get("limits", {}), "temp_dir": None}
     report["problems"] = [
-        {**problem, "path": _public_text(problem["path"], upload), "message": _public_text(problem["message"], upload)}
+        {**problem, "path": public_text(problem["path"], upload), "message": public_text(problem["message"], upload)}
         for problem in report.get("problems", [])
     ]
     return report
@@ -66,10 +82,11 @@ def validate(upload_id: int) -> DatasetUpload | None:
             progress("checking", force=True)
             check_all(opened, progress, "checking")
             report = _public_report(opened.report().to_dict(), upload)
-            blocking = _public_text(describe_blocking(opened.problems), upload)
+            blocking = public_text(describe_blocking(opened.problems), upload)
     except Exception as error:
         log.exception("validation of dataset upload %s failed", upload_id)
-        report, blocking = None, f"The dataset could not be read: {error.__class__.__name__}: {error}"
+        report = None
+        blocking = public_text(f"The dataset could not be read: {error.__class__.__name__}: {error}", upload)
     with transaction.atomic():
         upload = DatasetUpload.objects.select_for_update().filter(pk=upload_id).first()
         if upload is None or upload.state != State.VALIDATING:  # cancelled or deleted meanwhile
