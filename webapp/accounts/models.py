@@ -33,3 +33,24 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
+
+
+class LoginThrottle(models.Model):
+    """Recent failed sign-ins of one username or one client address (counted by webapp/accounts/throttling.py)."""
+
+    class Scope(models.TextChoices):
+        USERNAME = "username", "username"
+        IP = "ip", "client address"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    #: SHA-256 of the case-folded username or of the address: what people type into the username field is not kept
+    key = models.CharField(max_length=64)
+    failures = models.PositiveIntegerField(default=0)  #: failed sign-ins since window_started
+    window_started = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)  #: every sign-in is refused until then
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="one_login_throttle_per_scope_and_key")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key[:12]}: {self.failures} failures"

@@ -50,6 +50,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigurationError(f"{name}={value!r} is not an integer") from None
 
 
+def _int_at_least(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    value = _int(env, name, default)
+    if value < minimum:
+        raise ConfigurationError(f"{name}={value} is below {minimum}; use an integer of at least {minimum}")
+    return value
+
+
 @dataclass(frozen=True)
 class StudioConfig:
     """Everything configurable, with the environment variable that sets each field."""
@@ -86,6 +93,19 @@ class StudioConfig:
     #: KDSAM_PRIVACY_MODE: "off" (images are uploaded), "optional" (each user may embed in the browser)
     #: or "required" (the encoder always runs in the browser; the server refuses image uploads).
     privacy_mode: str = "optional"
+    #: KDSAM_SESSION_HOURS: a sign-in lasts this long (counted from sign-in, on the server), and with
+    #: KDSAM_SESSION_EXPIRE_AT_BROWSER_CLOSE (default on) the session cookie also goes when the browser closes
+    session_hours: int = 12
+    session_expire_at_browser_close: bool = True
+    #: Sign-in throttling (webapp/accounts/throttling.py), counted in the database so every web process shares it:
+    #: KDSAM_LOGIN_MAX_FAILURES wrong passwords for one username (any address), or KDSAM_LOGIN_MAX_FAILURES_PER_IP
+    #: from one client address (any username), within KDSAM_LOGIN_FAILURE_WINDOW_MINUTES lock that username or
+    #: address for KDSAM_LOGIN_LOCKOUT_MINUTES: every sign-in is then refused (429 + Retry-After), even with the
+    #: right password. A limit of 0 turns that count off.
+    login_max_failures: int = 5
+    login_max_failures_per_ip: int = 20
+    login_failure_window_minutes: int = 15
+    login_lockout_minutes: int = 15
     extra: dict = field(default_factory=dict)
 
     @property
@@ -146,6 +166,18 @@ class StudioConfig:
                 env, "KDSAM_ENCODER_BACKEND", cls.encoder_backend, ("auto", "onnxruntime", "torch", "torch-bf16")
             ),
             privacy_mode=_choice(env, "KDSAM_PRIVACY_MODE", cls.privacy_mode, ("off", "optional", "required")),
+            session_hours=_int_at_least(env, "KDSAM_SESSION_HOURS", cls.session_hours, 1),
+            session_expire_at_browser_close=_bool(
+                env, "KDSAM_SESSION_EXPIRE_AT_BROWSER_CLOSE", cls.session_expire_at_browser_close
+            ),
+            login_max_failures=_int_at_least(env, "KDSAM_LOGIN_MAX_FAILURES", cls.login_max_failures, 0),
+            login_max_failures_per_ip=_int_at_least(
+                env, "KDSAM_LOGIN_MAX_FAILURES_PER_IP", cls.login_max_failures_per_ip, 0
+            ),
+            login_failure_window_minutes=_int_at_least(
+                env, "KDSAM_LOGIN_FAILURE_WINDOW_MINUTES", cls.login_failure_window_minutes, 1
+            ),
+            login_lockout_minutes=_int_at_least(env, "KDSAM_LOGIN_LOCKOUT_MINUTES", cls.login_lockout_minutes, 1),
         )
 
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "webapp.kdsam_studio.middleware.CrossOriginIsolationMiddleware",
+    "webapp.kdsam_studio.middleware.SecurityHeadersMiddleware",  # CSP; Cache-Control default: private, no-store
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -125,6 +126,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Sessions end KDSAM_SESSION_HOURS after sign-in (server side) and, by default, when the browser closes
+SESSION_COOKIE_AGE = STUDIO.session_hours * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = STUDIO.session_expire_at_browser_close
+# The throttle first: it refuses every sign-in of a username or address locked by failed ones (accounts/throttling.py)
+AUTHENTICATION_BACKENDS = [
+    "webapp.accounts.throttling.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

@@ -1,9 +1,8 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from webapp.accounts.views import SessionView, TeamListView
+from webapp.accounts.views import LoginView, LogoutView, SessionView, TeamListView
 from webapp.segmentation import privacy as segmentation_privacy
 from webapp.segmentation import views as segmentation
 from webapp.segmentation.pages import app_page
@@ -11,8 +10,8 @@ from webapp.segmentation.pages import app_page
 urlpatterns = [
     path("", app_page, name="app"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", LoginView.as_view(), name="login"),  # throttled: webapp/accounts/throttling.py
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),  # clears the browser's caches
     path("api/session/", SessionView.as_view(), name="api-session"),
     path("api/teams/", TeamListView.as_view(), name="api-teams"),
     path("", include("webapp.datasets.urls")),
