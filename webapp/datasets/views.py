@@ -31,6 +31,7 @@ from webapp.datasets.serializers import (
     DatasetUploadSerializer,
     FolderImportSerializer,
 )
+from webapp.kdsam_studio import cache_policy
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
 from webapp.kdsam_studio.api_input import query_id, query_int
 from webapp.kdsam_studio.pagination import paginate
@@ -341,8 +342,7 @@ def _file(path, content_type: str | None = None) -> FileResponse:
         raise Http404("file missing")
     content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     response = FileResponse(open(path, "rb"), content_type=content_type)  # noqa: SIM115 - FileResponse closes it
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
-    return response
+    return cache_policy.immutable_private(response)
 
 
 _BINARY = {(200, "image/*"): OpenApiTypes.BINARY, 404: ApiErrorSerializer}

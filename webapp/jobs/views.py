@@ -15,6 +15,7 @@ from webapp.jobs import selectors, services
 from webapp.jobs.params import schemas
 from webapp.jobs.runners import job_dir
 from webapp.jobs.serializers import JobSerializer, JobSubmitSerializer
+from webapp.kdsam_studio import cache_policy
 from webapp.kdsam_studio.api_errors import ApiErrorSerializer
 from webapp.kdsam_studio.api_input import query_id
 
@@ -101,4 +102,6 @@ class JobFileView(APIView):
         path = job_dir(job) / name
         if not path.is_file():
             raise Http404("file missing")
-        return FileResponse(open(path, "rb"), as_attachment=not name.endswith((".png", ".json", ".md")))
+        attachment = not name.endswith((".png", ".json", ".md"))
+        response = FileResponse(open(path, "rb"), as_attachment=attachment)  # noqa: SIM115 - FileResponse closes it
+        return cache_policy.no_store(response)  # a retried job rewrites its files

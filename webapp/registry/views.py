@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from webapp.accounts.permissions import require_role
 from webapp.accounts.selectors import TRAINING_ROLES
+from webapp.kdsam_studio import cache_policy
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
 from webapp.registry import selectors, services
 from webapp.registry.serializers import ModelVersionSerializer
@@ -76,7 +77,7 @@ def _serve_decoder(request, version_id: int, quantized: bool):
     if not field:
         raise Http404("no such model version")
     response = FileResponse(field.open("rb"), content_type="application/octet-stream")
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    cache_policy.immutable_private(response)  # private for deployment-wide versions too (cache_policy.py)
     if not quantized:
         response["ETag"] = f'"{version.decoder_sha256}"'
     return response

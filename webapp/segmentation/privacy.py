@@ -24,6 +24,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.kdsam_studio import cache_policy
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
 from webapp.registry import selectors as registry_selectors
 from webapp.registry import services as registry_services
@@ -113,6 +114,6 @@ def browser_encoder(request, version_id: int):
     version = _segmentable_version_or_404(request.user, version_id)
     path = registry_services.encoder_onnx_path(version)
     response = FileResponse(open(path, "rb"), content_type="application/octet-stream")  # noqa: SIM115 - FileResponse closes it
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    cache_policy.immutable_private(response)
     response["ETag"] = f'"{encoder_version_key(version)}"'
     return response

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kdsam_core.embedding_codec import CONTENT_TYPE as EMBEDDING_CONTENT_TYPE
+from webapp.kdsam_studio import cache_policy
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
 from webapp.kdsam_studio.parsers import JSONParser
 from webapp.registry.selectors import visible_model_versions
@@ -81,8 +82,7 @@ class ImageFileView(APIView):
     def get(self, request, image_id: int):
         image = _image_or_404(request, image_id)
         response = FileResponse(image.file.open("rb"), content_type=image.content_type)
-        response["Cache-Control"] = "private, max-age=31536000, immutable"
-        return response
+        return cache_policy.immutable_private(response)
 
 
 class ImageEmbeddingView(APIView):
@@ -115,8 +115,7 @@ class ImageEmbeddingView(APIView):
             )
         payload = services.embedding_bytes(embedding, request.query_params.get("encoding", "raw"))
         response = HttpResponse(payload, content_type=EMBEDDING_CONTENT_TYPE)
-        response["Cache-Control"] = "private, max-age=31536000, immutable"
-        return response
+        return cache_policy.immutable_private(response)
 
 
 def _mask_or_404(request, mask_id: int):
@@ -139,7 +138,7 @@ def _save(request, image, mask=None):
 def _attachment(export: services.ExportFile) -> HttpResponse:
     response = HttpResponse(export.content, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-    return response
+    return cache_policy.no_store(response)  # the mask can change under this URL
 
 
 class ImageMasksView(APIView):
@@ -218,8 +217,7 @@ def browser_decoder(request, version_id: int):
         raise Http404("no such model version")
     path = ensure_browser_decoder(version)
     response = FileResponse(open(path, "rb"), content_type="application/octet-stream")  # noqa: SIM115 - FileResponse closes it
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
-    return response
+    return cache_policy.immutable_private(response)
 
 
 class ImagePixelsView(APIView):
@@ -234,5 +232,4 @@ class ImagePixelsView(APIView):
     def get(self, request, image_id: int):
         payload = services.modality_pixels(_image_or_404(request, image_id))
         response = HttpResponse(payload, content_type=EMBEDDING_CONTENT_TYPE)
-        response["Cache-Control"] = "private, max-age=31536000, immutable"
-        return response
+        return cache_policy.immutable_private(response)
