@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -10,6 +13,16 @@ from channels.testing import WebsocketCommunicator
 from webapp.kdsam_studio.asgi import application
 
 in_database = pytest.mark.django_db(transaction=True)
+
+
+def in_own_loop(coroutine):
+    """Run ``coroutine`` to completion on a fresh event loop in another thread.
+
+    The browser tests' sync Playwright keeps an event loop running on the main thread for the rest of
+    the session, so a test here cannot start one of its own there.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def connect_as_user(django_user_model, *, origin: bytes, host: bytes, scheme: str = "ws") -> bool:
@@ -40,69 +53,71 @@ async def connect_to_validator(headers: list[tuple[bytes, bytes]], scheme: str =
 
 
 @in_database
-async def test_same_scheme_host_and_port_is_accepted(django_user_model):
-    assert await connect_as_user(django_user_model, origin=b"http://127.0.0.1:8000", host=b"127.0.0.1:8000")
+def test_same_scheme_host_and_port_is_accepted(django_user_model):
+    assert in_own_loop(connect_as_user(django_user_model, origin=b"http://127.0.0.1:8000", host=b"127.0.0.1:8000"))
 
 
 @in_database
-async def test_another_port_on_the_same_host_is_refused(django_user_model):
-    assert not await connect_as_user(django_user_model, origin=b"http://127.0.0.1:9999", host=b"127.0.0.1:8000")
+def test_another_port_on_the_same_host_is_refused(django_user_model):
+    assert not in_own_loop(connect_as_user(django_user_model, origin=b"http://127.0.0.1:9999", host=b"127.0.0.1:8000"))
 
 
 @in_database
-async def test_another_host_is_refused(django_user_model):
-    assert not await connect_as_user(django_user_model, origin=b"http://evil.example:8000", host=b"127.0.0.1:8000")
+def test_another_host_is_refused(django_user_model):
+    assert not in_own_loop(
+        connect_as_user(django_user_model, origin=b"http://evil.example:8000", host=b"127.0.0.1:8000")
+    )
 
 
 @in_database
-async def test_https_origin_on_a_plain_ws_connection_is_refused(django_user_model):
-    assert not await connect_as_user(django_user_model, origin=b"https://127.0.0.1:8000", host=b"127.0.0.1:8000")
+def test_https_origin_on_a_plain_ws_connection_is_refused(django_user_model):
+    assert not in_own_loop(connect_as_user(django_user_model, origin=b"https://127.0.0.1:8000", host=b"127.0.0.1:8000"))
 
 
 @in_database
-async def test_csrf_trusted_origin_is_accepted_behind_a_proxy_with_another_host(django_user_model, settings):
+def test_csrf_trusted_origin_is_accepted_behind_a_proxy_with_another_host(django_user_model, settings):
     settings.CSRF_TRUSTED_ORIGINS = ["https://studio.example.org"]
-    assert await connect_as_user(django_user_model, origin=b"https://studio.example.org", host=b"127.0.0.1:8000")
+    assert in_own_loop(connect_as_user(django_user_model, origin=b"https://studio.example.org", host=b"127.0.0.1:8000"))
 
 
-async def test_https_origin_on_a_wss_connection_with_default_port_is_accepted():
+def test_https_origin_on_a_wss_connection_with_default_port_is_accepted():
     headers = [(b"origin", b"https://localhost"), (b"host", b"localhost")]
-    assert await connect_to_validator(headers, scheme="wss")
+    assert in_own_loop(connect_to_validator(headers, scheme="wss"))
 
 
-async def test_origin_whose_host_is_not_in_allowed_hosts_is_refused_even_when_it_equals_host():
+def test_origin_whose_host_is_not_in_allowed_hosts_is_refused_even_when_it_equals_host():
     headers = [(b"origin", b"http://rebound.example:8000"), (b"host", b"rebound.example:8000")]
-    assert not await connect_to_validator(headers)
+    assert not in_own_loop(connect_to_validator(headers))
 
 
-async def test_forwarded_https_counts_when_the_proxy_ssl_header_is_configured(settings):
+def test_forwarded_https_counts_when_the_proxy_ssl_header_is_configured(settings):
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     headers = [(b"origin", b"https://localhost"), (b"host", b"localhost"), (b"x-forwarded-proto", b"https")]
-    assert await connect_to_validator(headers)
+    assert in_own_loop(connect_to_validator(headers))
 
 
-async def test_forwarded_https_is_ignored_without_the_proxy_ssl_header_setting(settings):
+def test_forwarded_https_is_ignored_without_the_proxy_ssl_header_setting(settings):
     settings.SECURE_PROXY_SSL_HEADER = None
     headers = [(b"origin", b"https://localhost"), (b"host", b"localhost"), (b"x-forwarded-proto", b"https")]
-    assert not await connect_to_validator(headers)
+    assert not in_own_loop(connect_to_validator(headers))
 
 
-async def test_missing_origin_is_refused():
-    assert not await connect_to_validator([(b"host", b"localhost")])
+def test_missing_origin_is_refused():
+    assert not in_own_loop(connect_to_validator([(b"host", b"localhost")]))
 
 
-async def test_missing_origin_is_accepted_when_allowed_hosts_is_a_wildcard(settings):
+def test_missing_origin_is_accepted_when_allowed_hosts_is_a_wildcard(settings):
     settings.ALLOWED_HOSTS = ["*"]
-    assert await connect_to_validator([(b"host", b"localhost")])
+    assert in_own_loop(connect_to_validator([(b"host", b"localhost")]))
 
 
-async def test_subdomain_of_a_wildcard_csrf_trusted_origin_is_accepted(settings):
+def test_subdomain_of_a_wildcard_csrf_trusted_origin_is_accepted(settings):
     settings.CSRF_TRUSTED_ORIGINS = ["https://*.example.org"]
     headers = [(b"origin", b"https://studio.example.org"), (b"host", b"127.0.0.1:8000")]
-    assert await connect_to_validator(headers)
+    assert in_own_loop(connect_to_validator(headers))
 
 
-async def test_csrf_trusted_origin_on_another_port_is_refused(settings):
+def test_csrf_trusted_origin_on_another_port_is_refused(settings):
     settings.CSRF_TRUSTED_ORIGINS = ["https://studio.example.org"]
     headers = [(b"origin", b"https://studio.example.org:8443"), (b"host", b"127.0.0.1:8000")]
-    assert not await connect_to_validator(headers)
+    assert not in_own_loop(connect_to_validator(headers))
