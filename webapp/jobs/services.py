@@ -18,6 +18,7 @@ from webapp.jobs.models import Job
 from webapp.jobs.params import ParamsError, validate_params
 from webapp.jobs.progress import JobCancelled, JobProgressReporter, append_log, publish
 from webapp.kdsam_studio.api_errors import ApiError
+from webapp.kdsam_studio.broker_errors import BROKER_ERRORS, queue_unavailable
 from webapp.kdsam_studio.queues import queue_for_job_kind
 from webapp.registry import services as registry
 from webapp.registry.models import ModelVersion
@@ -64,8 +65,15 @@ def submit_job(user, team_id: int, kind: str, raw_params: dict | None, priority:
             queue=queue_for_job_kind(kind),
             priority=max(0, min(9, priority)),
         )
-        transaction.on_commit(lambda: enqueue(job))
-        transaction.on_commit(lambda: publish(job))  # other open job lists show it at once
+    # Queued after the commit (the task must find the row), but not in on_commit: a broker failure must undo
+    # the submission instead of leaving a queued job without a task.
+    try:
+        enqueue(job)
+    except BROKER_ERRORS:
+        log.exception("could not queue job %s; the submission is undone", job.pk)
+        job.delete()
+        raise queue_unavailable("your job was not submitted.") from None
+    publish(job)  # other open job lists show it at once
     return job
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
@@ -25,6 +26,7 @@ from kdsam_core import image_metadata, masks_io
 from kdsam_core.embedding_codec import decode_embedding, encode_embedding
 from kdsam_core.transforms import rgb_array
 from webapp.kdsam_studio.api_errors import ApiError
+from webapp.kdsam_studio.broker_errors import BROKER_ERRORS, queue_unavailable
 from webapp.registry import services as registry_services
 from webapp.segmentation.models import Embedding, Image, Mask
 
@@ -236,12 +238,22 @@ def upload_image(owner, name: str, content: bytes, model_version: int | None = N
                 )
                 image.status = Image.Status.READY
                 image.save(update_fields=["status"])
-            else:
-                transaction.on_commit(lambda: enqueue_embedding(image))
     except Exception:
         for created_path in created:
             default_storage.delete(created_path)
         raise
+    if cached is None:
+        # Queued after the commit (the task must find the row), but not in on_commit: a broker failure
+        # must undo the upload instead of leaving a queued row without a task.
+        try:
+            enqueue_embedding(image)
+        except BROKER_ERRORS:
+            log.exception("could not queue the embedding of image %s; the upload is undone", image.pk)
+            image.delete()
+            for created_path in created:
+                if not Image.objects.filter(Q(file=created_path) | Q(dicom_file=created_path)).exists():
+                    default_storage.delete(created_path)
+            raise queue_unavailable("your image was not stored.") from None
     return image
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 
 from webapp.datasets import conf, storage
 from webapp.datasets.models import DatasetUpload
@@ -15,6 +15,9 @@ from webapp.datasets.services.errors import DatasetRejected
 from webapp.datasets.services.options import split_options
 from webapp.datasets.services.queueing import enqueue_validation
 from webapp.datasets.services.sessions import State
+from webapp.kdsam_studio.broker_errors import BROKER_ERRORS, queue_unavailable
+
+log = logging.getLogger(__name__)
 
 
 def _archive_suffix(filename: str) -> str | None:
@@ -154,7 +157,13 @@ def create_folder_import(
         split_ratios=fractions,
     )
     if enqueue:
-        transaction.on_commit(lambda: enqueue_validation(upload.pk))
+        # Not in on_commit: a broker failure must undo the session instead of leaving it validating without a task.
+        try:
+            enqueue_validation(upload.pk)
+        except BROKER_ERRORS:
+            log.exception("could not queue the validation of upload %s; the import is undone", upload.pk)
+            upload.delete()
+            raise queue_unavailable("the import was not started.") from None
     return upload
 
 
@@ -192,6 +201,7 @@ def receive_chunk(upload: DatasetUpload, offset: int, stream, length: int | None
                     status=413,
                 )
             handle.write(chunk)
+    before = (upload.state, upload.progress_stage, upload.progress_done, upload.progress_total)
     upload.upload_received = offset + written
     complete = upload.upload_received == upload.upload_size
     if complete:
@@ -201,6 +211,26 @@ def receive_chunk(upload: DatasetUpload, offset: int, stream, length: int | None
         update_fields=["upload_received", "state", "progress_stage", "progress_done", "progress_total", "updated_at"]
     )
     if complete:
-        transaction.on_commit(lambda: enqueue_validation(upload.pk))
+        # Not in on_commit: a broker failure must take the last chunk back (the client sends it again) instead
+        # of leaving the session validating without a task.
+        try:
+            enqueue_validation(upload.pk)
+        except BROKER_ERRORS:
+            log.exception("could not queue the validation of upload %s; its last chunk is dropped", upload.pk)
+            with open(path, "r+b") as handle:
+                handle.truncate(offset)
+            upload.upload_received = offset
+            upload.state, upload.progress_stage, upload.progress_done, upload.progress_total = before
+            upload.save(
+                update_fields=[
+                    "upload_received",
+                    "state",
+                    "progress_stage",
+                    "progress_done",
+                    "progress_total",
+                    "updated_at",
+                ]
+            )
+            raise queue_unavailable("your last chunk was not stored.") from None
         upload.refresh_from_db()
     return upload
