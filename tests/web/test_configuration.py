@@ -81,3 +81,21 @@ def test_embedded_redis_starts_once_and_is_shared(tmp_path):
         assert redis.Redis.from_url(url).ping()
     finally:
         embedded_redis.stop(tmp_path)
+
+
+def test_a_test_process_removes_its_throw_away_data_dir_when_it_exits():
+    env = {k: v for k, v in os.environ.items() if k not in ("KDSAM_DATA_DIR", "DATABASE_URL", "REDIS_URL")}
+    env["KDSAM_ENV"] = "test"
+    code = "from webapp.kdsam_studio.config import StudioConfig; print(StudioConfig.from_env().data_dir)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120)
+    data_dir = out.stdout.strip().splitlines()[-1]
+    assert "kdsam-test-" in data_dir and not os.path.exists(data_dir)
+
+
+def test_a_given_data_dir_creates_no_throw_away_one(tmp_path, monkeypatch):
+    import tempfile
+
+    made = []
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(1) or str(tmp_path / "unused"))
+    config = StudioConfig.from_env({"KDSAM_ENV": "test", "KDSAM_DATA_DIR": str(tmp_path)})
+    assert config.data_dir == tmp_path.resolve() and made == []

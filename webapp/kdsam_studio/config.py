@@ -7,8 +7,10 @@ data dir) so that a fresh machine needs nothing but Python.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -55,6 +57,19 @@ def _int_at_least(env: Mapping[str, str], name: str, default: int, minimum: int)
     if value < minimum:
         raise ConfigurationError(f"{name}={value} is below {minimum}; use an integer of at least {minimum}")
     return value
+
+
+def _default_data_dir(environment: str) -> Path:
+    """The data dir when ``KDSAM_DATA_DIR`` is unset: ``./data``, or under test a throw-away folder.
+
+    The throw-away folder is removed when the process exits, so test runs (and the workers and commands
+    they start) do not leave gigabytes of media in the system temp dir.
+    """
+    if environment != "test":
+        return StudioConfig.data_dir
+    path = Path(tempfile.mkdtemp(prefix="kdsam-test-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 @dataclass(frozen=True)
@@ -127,8 +142,7 @@ class StudioConfig:
         environment = env.get("KDSAM_ENV") or ("test" if "pytest" in sys.modules else "development")
         if environment not in ("development", "production", "test"):
             raise ConfigurationError(f"KDSAM_ENV={environment!r}; use development, production or test")
-        default_data_dir = Path(tempfile.mkdtemp(prefix="kdsam-test-")) if environment == "test" else cls.data_dir
-        data_dir = Path(env.get("KDSAM_DATA_DIR") or default_data_dir).expanduser().resolve()
+        data_dir = Path(env.get("KDSAM_DATA_DIR") or _default_data_dir(environment)).expanduser().resolve()
         weights_dir = Path(env.get("KDSAM_WEIGHTS_DIR") or cls.weights_dir).expanduser().resolve()
         hosts = tuple(h.strip() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip())
         origins = tuple(o.strip() for o in env.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip())
