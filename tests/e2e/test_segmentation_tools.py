@@ -137,7 +137,9 @@ def click_image(page, x: float, y: float, *, button="left", modifiers=None) -> N
     page.mouse.click(box["x"] + x * box["width"] / W, box["y"] + y * box["height"] / H, button=button)
     for key in modifiers or []:
         page.keyboard.up(key)
-    page.wait_for_function(f"Number(document.querySelector('#viewer').dataset.decodeCount) > {before}", timeout=30_000)
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#viewer').dataset.decodeCount) > {before}", timeout=30_000
+    )
 
 
 def last_prompt(page) -> dict:
@@ -191,7 +193,9 @@ def test_box_drag_and_box_plus_point_match_python(seg):
     page.mouse.move(box["x"] + 300 * sx, box["y"] + 250 * sy, steps=5)
     page.mouse.move(box["x"] + 420 * sx, box["y"] + 380 * sy, steps=5)
     page.mouse.up()
-    page.wait_for_function(f"Number(document.querySelector('#viewer').dataset.decodeCount) > {before}", timeout=30_000)
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#viewer').dataset.decodeCount) > {before}", timeout=30_000
+    )
     prompt = last_prompt(page)
     assert prompt["points"] == [] and prompt["box"] is not None
     assert np.allclose(prompt["box"], [150, 120, 420, 380], atol=2)
@@ -233,7 +237,7 @@ def test_zoom_then_click_lands_where_clicked(seg):
     page.mouse.move(viewport["x"] + viewport["width"] * 0.3, viewport["y"] + viewport["height"] * 0.6)
     page.mouse.wheel(0, -200)  # wheel zooms at the cursor
     page.wait_for_function(
-        f"document.querySelector('#mask-overlay').getBoundingClientRect().width > {width_before * 2.5}"
+        f"() => document.querySelector('#mask-overlay').getBoundingClientRect().width > {width_before * 2.5}"
     )
     page.keyboard.press("ArrowLeft")  # and pan
     target = (250.0, 300.0)
@@ -282,7 +286,7 @@ def test_display_options_outline_and_opacity_and_hover_preview(seg):
     decodes = decode_count(page)
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     page.mouse.move(box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.5)
-    page.wait_for_function("Number(document.querySelector('#viewer').dataset.hoverCount) > 0", timeout=30_000)
+    page.wait_for_function("() => Number(document.querySelector('#viewer').dataset.hoverCount) > 0", timeout=30_000)
     assert decode_count(page) == decodes and last_prompt(page)["points"] == []  # a preview is not a prompt
     page.uncheck("#hover-input")
     click_image(page, 280, 290)
@@ -307,10 +311,14 @@ def test_a_click_on_the_hovered_pixel_takes_the_hover_decode_and_matches_python(
     x, y = box["x"] + 300 * box["width"] / W, box["y"] + 260 * box["height"] / H
     hovers, decodes = int(page.get_attribute("#viewer", "data-hover-count")), decode_count(page)
     page.mouse.move(x, y)
-    page.wait_for_function(f"Number(document.querySelector('#viewer').dataset.hoverCount) > {hovers}", timeout=30_000)
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#viewer').dataset.hoverCount) > {hovers}", timeout=30_000
+    )
     page.mouse.down()
     page.mouse.up()
-    page.wait_for_function(f"Number(document.querySelector('#viewer').dataset.decodeCount) > {decodes}", timeout=30_000)
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#viewer').dataset.decodeCount) > {decodes}", timeout=30_000
+    )
     assert page.get_attribute("#viewer", "data-last-decode-source") == "hover"
     masks, _ious, _, chosen = ref.run(last_prompt(page))
     assert int(page.get_attribute("#viewer", "data-chosen")) == chosen  # candidates as for any click
@@ -414,7 +422,9 @@ def test_dicom_opens_with_window_presets_and_drag_adjustment_and_segments(seg, t
     before = decode_count(page)
     box = page.locator("canvas#mask-overlay").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_function(f"Number(document.querySelector('#viewer').dataset.decodeCount) > {before}", timeout=30_000)
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#viewer').dataset.decodeCount) > {before}", timeout=30_000
+    )
 
 
 def test_going_back_to_an_image_uses_the_embedding_the_decoder_worker_kept(seg):
