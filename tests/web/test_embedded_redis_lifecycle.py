@@ -66,15 +66,40 @@ def test_a_management_command_leaves_no_redis_server_running(tmp_path):
         embedded_redis.stop(data_dir)
 
 
-def test_a_command_that_publishes_to_the_broker_starts_the_embedded_redis_on_first_use(tmp_path):
+PUBLISH = (
+    "from worker.celery_app import app; from webapp.kdsam_studio import embedded_redis; "
+    "app.connection_for_write().ensure_connection(max_retries=1); "
+    "print('running', bool(embedded_redis.running_url(app.conf.broker_transport_options['embedded_redis_data_dir'])))"
+)
+
+
+def test_a_command_that_talks_to_the_broker_starts_the_embedded_redis_and_stops_it_when_it_exits(tmp_path):
     data_dir = tmp_path / "data"
-    publish = "from worker.celery_app import app; app.connection_for_write().ensure_connection(max_retries=1)"
     try:
-        result = _manage(data_dir, "shell", "-c", publish)
+        result = _manage(data_dir, "shell", "-c", PUBLISH)
         assert result.returncode == 0, result.stdout + result.stderr
-        # It outlives the command: it holds the messages for a worker (nothing is kept on disk).
-        assert len(_redis_servers_of(data_dir)) == 1
+        assert "running True" in result.stdout
+        deadline = time.monotonic() + 10  # SIGTERM to the daemonized server: it exits on its own
+        while _redis_servers_of(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _redis_servers_of(data_dir) == []
     finally:
+        embedded_redis.stop(data_dir)
+
+
+def test_a_command_leaves_the_embedded_redis_running_while_another_process_uses_it(tmp_path):
+    import redis
+
+    data_dir = tmp_path / "data"
+    url = embedded_redis.ensure_running(data_dir)
+    other = redis.Redis.from_url(url)
+    try:
+        other.ping()  # this test process is the other client the command must not cut off
+        result = _manage(data_dir, "shell", "-c", PUBLISH)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert other.ping() and len(_redis_servers_of(data_dir)) == 1
+    finally:
+        other.close()
         embedded_redis.stop(data_dir)
 
 

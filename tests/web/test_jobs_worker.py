@@ -55,6 +55,10 @@ class Stack:
             self.env["DATABASE_URL"] = self.pg_url
         if os.environ.get("REDIS_URL"):
             self.env["REDIS_URL"] = urlunparse(urlparse(os.environ["REDIS_URL"])._replace(path="/12"))
+        else:  # the deployment's Redis, as the launcher would run it: up for the whole test, stopped by close()
+            from webapp.kdsam_studio import embedded_redis
+
+            self.env["REDIS_URL"] = embedded_redis.ensure_running(self.data_dir)
 
     def manage(self, *args: str, **kwargs) -> str:
         result = subprocess.run(

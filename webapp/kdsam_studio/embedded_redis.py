@@ -11,14 +11,16 @@ Importing the settings starts nothing (``manage.py check`` leaves no server behi
 * ``python -m webapp.run`` starts it, passes its URL to daphne and the workers in ``REDIS_URL`` and
   stops it when it exits;
 * any other process reaches it through :class:`BrokerTransport` (Celery), which starts it on the first
-  broker connection: it then outlives that process, holding the queued messages for a worker, until
-  ``stop`` (or the launcher) ends it;
+  broker connection and, when that process exits, stops it unless another process (a worker, the
+  launcher's web tier) is still connected to it. Messages queued for no one are lost with it; the
+  launcher requeues what they were for when it starts;
 * and through :func:`channel_layer` (Channels), which uses it if it runs and is in memory otherwise
   (no websocket can be listening: the launcher, which runs daphne, starts it first).
 """
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import shutil
@@ -142,11 +144,46 @@ def stop(data_dir: Path) -> None:
 # -- what settings.py names without REDIS_URL: the server is started on first use, never at import --
 
 
+#: data dirs whose embedded Redis this process reached through the broker (each gets one exit hook)
+_used_by_this_process: set[Path] = set()
+
+
+def other_clients(port: int) -> int:
+    """How many connections to the Redis on ``port`` belong to other processes than this one."""
+    import psutil
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+    try:
+        clients = client.client_list()
+        ours = {
+            c.laddr.port
+            for c in psutil.Process().net_connections(kind="tcp")
+            if c.raddr and c.raddr.port == port and c.laddr
+        }
+        return sum(1 for c in clients if int(c["addr"].rsplit(":", 1)[1]) not in ours)
+    finally:
+        client.close()
+
+
+def stop_if_unused(data_dir: Path) -> None:
+    """Stop the embedded Redis of ``data_dir`` unless another process is connected to it."""
+    url = running_url(data_dir)
+    try:
+        if url and other_clients(urlparse(url).port or 0) == 0:
+            stop(data_dir)
+    except Exception:  # at interpreter exit: never turn a clean exit into a traceback
+        pass
+
+
 class _BrokerChannel(kombu_redis.Channel):
     def _connparams(self, asynchronous=False):
         params = super()._connparams(asynchronous)
         data_dir = Path(self.connection.client.transport_options["embedded_redis_data_dir"])
         params.update(host="127.0.0.1", port=urlparse(ensure_running(data_dir)).port)
+        if data_dir not in _used_by_this_process:
+            _used_by_this_process.add(data_dir)
+            atexit.register(stop_if_unused, data_dir)
         return params
 
 
