@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -87,3 +88,14 @@ def encode_batch(encoder: nn.Module, images: torch.Tensor, device: torch.device)
     channels_last input on CUDA, float32 on the CPU) without gradients.
     """
     return run_image_encoder(encoder, images, device).cpu()
+
+
+def checkpoint_history(state_path: Path) -> list[dict[str, float]]:
+    """The per-epoch records of a trainer's ``last.pt`` (one dict per finished epoch, ``epoch`` first).
+
+    Both trainers keep the whole history in their resume checkpoint, so it is the record of what the
+    run finished, even when a process died between writing it and reporting the epoch. Memory-mapped:
+    the weights in the file are not read.
+    """
+    state = torch.load(state_path, map_location="cpu", weights_only=False, mmap=True)
+    return [dict(record) for record in state.get("history", [])]

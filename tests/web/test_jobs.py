@@ -309,3 +309,36 @@ def test_a_job_cancelled_before_its_first_epoch_can_be_retried_and_succeeds(
     assert job.state == Job.State.SUCCEEDED, job.error
     assert job.attempts == 2 and [entry["epoch"] for entry in job.history] == [1, 2]
     assert any("exporting the decoder" in line for line in job.log_tail.splitlines()), job.log_tail
+
+
+class WorkerKilled(BaseException):
+    """Stands in for a SIGKILL: not an ``Exception``, so nothing in the worker catches it."""
+
+
+def test_a_worker_killed_between_a_checkpoint_and_its_progress_write_resumes_with_every_epoch_in_the_history(
+    trainer, team, dataset, base_version, monkeypatch
+):
+    from webapp.jobs.progress import JobProgressReporter
+
+    monkeypatch.setattr(services, "enqueue", lambda job: None)
+    job = services.submit_job(
+        trainer, team.pk, "finetune", {"dataset": dataset.pk, "model_version": base_version.pk, **TINY_FINETUNE}
+    )
+    report = JobProgressReporter.__call__
+
+    def killed_at_the_first_epoch_event(self, event):
+        if event.kind == "epoch":  # epoch 1's last.pt is on disk, its history entry not yet in the database
+            raise WorkerKilled
+        report(self, event)
+
+    with monkeypatch.context() as patch, pytest.raises(WorkerKilled):
+        patch.setattr(JobProgressReporter, "__call__", killed_at_the_first_epoch_event)
+        services.run_job(job.pk, worker="killed@host")
+    job.refresh_from_db()
+    assert job.state == Job.State.RUNNING and job.history == []
+    assert services.recover_orphaned_jobs("killed@host") == [job.pk]
+    services.run_job(job.pk, worker="replacement@host")
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert [entry["epoch"] for entry in job.history] == [1, 2]
+    assert "train_loss" in job.history[0]

@@ -113,6 +113,24 @@ class JobProgressReporter:
             publish(self.job, "job.progress", data)
         self.check_cancelled(now)
 
+    def restore_history(self, records: list[dict]) -> None:
+        """Complete the job's history with a checkpoint's per-epoch ``records`` (see ``runners.resume_wanted``).
+
+        Entries already stored are kept (they carry the reported learning rate); epochs after the
+        checkpoint's last one are dropped, since the resumed attempt runs them again.
+        """
+        if not records:
+            return
+        last = max(int(record["epoch"]) for record in records)
+        stored = {entry.get("epoch"): entry for entry in self.job.history if entry.get("epoch", 0) <= last}
+        for record in records:
+            epoch = int(record["epoch"])
+            if epoch not in stored:
+                losses = {k: v for k, v in record.items() if k not in ("epoch", "lr")}
+                stored[epoch] = {"epoch": epoch, "lr": record.get("lr"), **losses}
+        self.job.history = [stored[epoch] for epoch in sorted(stored)]
+        self.job.save(update_fields=["history"])
+
     def log(self, line: str) -> None:
         append_log(self.job, line)
         self.job.save(update_fields=["log_tail"])

@@ -65,9 +65,19 @@ def fresh_model(version: ModelVersion):
     return model
 
 
-def resume_wanted(job: Job) -> bool:
-    """Resume when an earlier attempt left an epoch checkpoint (one cancelled before its first epoch did not)."""
-    return (job_dir(job) / "last.pt").exists()
+def resume_wanted(job: Job, reporter: JobProgressReporter) -> bool:
+    """Resume when an earlier attempt left an epoch checkpoint (one cancelled before its first epoch did not).
+
+    The checkpoint is the record of the epochs the run finished: the job's history is completed from
+    it, since a worker killed between writing it and reporting the epoch never stored that entry.
+    """
+    from kdsam_core.training.common import checkpoint_history
+
+    state_path = job_dir(job) / "last.pt"
+    if not state_path.exists():
+        return False
+    reporter.restore_history(checkpoint_history(state_path))
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,7 +120,7 @@ def run_distill(job: Job, reporter: JobProgressReporter) -> dict:
         config,
         cache_dir=cache_dir("teacher"),
         teacher_kind=p["teacher"],
-        resume=resume_wanted(job),
+        resume=resume_wanted(job, reporter),
         callback=reporter,
         metadata={"job": job.pk, "dataset": dataset.name},
     )
@@ -172,7 +182,7 @@ def run_finetune(job: Job, reporter: JobProgressReporter) -> dict:
         job_dir(job),
         config,
         cache_dir=cache_dir("student"),
-        resume=resume_wanted(job),
+        resume=resume_wanted(job, reporter),
         callback=reporter,
         metadata={"job": job.pk, "dataset": dataset.name, "parent": base.pk},
     )
