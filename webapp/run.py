@@ -138,6 +138,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from webapp.accounts.services import ensure_admin
     from webapp.datasets.services import requeue_pending as requeue_pending_datasets
+    from webapp.kdsam_studio import web_server
     from webapp.registry import services as registry_services
     from webapp.segmentation.services import requeue_pending_embeddings
 
@@ -165,7 +166,7 @@ def _serve(args: argparse.Namespace) -> int:
     python = sys.executable
     processes.append(
         subprocess.Popen(
-            [python, "-m", "daphne", "-b", args.host, "-p", str(args.port), "webapp.kdsam_studio.asgi:application"],
+            web_server.command(args.host, args.port, python),
             env=child_env,
         )
     )
