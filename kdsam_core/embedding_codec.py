@@ -140,3 +140,10 @@ def _decode_quant8(payload: bytes, header: dict[str, Any]) -> np.ndarray:
     view = (1, channels) + (1,) * (len(shape) - 2)
     values: np.ndarray = (low.reshape(view) + step.reshape(view) * codes.astype(np.float32)).astype(np.float32)
     return values
+
+
+def transcode_embedding(data: bytes, encoding: str) -> bytes:
+    """A KDEM file re-encoded as ``encoding``, keeping its header fields (image and input size...)."""
+    array, header = decode_embedding(data)
+    extra = {k: v for k, v in header.items() if k not in ("version", "dtype", "shape", "encoding")}
+    return encode_embedding(array, encoding=encoding, **extra)

@@ -46,8 +46,8 @@ def test_quant8_round_trip_is_within_half_a_step_and_rejects_corruption():
 @pytest.mark.django_db
 def test_embedding_endpoint_serves_quant8_zlib_under_1_mb_on_request(api):
     image_id = upload(api, "polyp.jpg", LANDSCAPE_JPEG.read_bytes()).json()["id"]
-    raw = api.get(f"/api/images/{image_id}/embedding/").content
-    compact = api.get(f"/api/images/{image_id}/embedding/?encoding=quant8-zlib").content
+    raw = api.get(f"/api/images/{image_id}/embedding/").getvalue()
+    compact = api.get(f"/api/images/{image_id}/embedding/?encoding=quant8-zlib").getvalue()
     assert len(compact) <= MB < len(raw)
     full, raw_header = decode_embedding(raw)
     small, header = decode_embedding(compact)

@@ -121,6 +121,12 @@ class StudioConfig:
     login_max_failures_per_ip: int = 20
     login_failure_window_minutes: int = 15
     login_lockout_minutes: int = 15
+    #: KDSAM_FILE_DELIVERY: who sends a stored file's bytes once a view has checked access (webapp/kdsam_studio/
+    #: file_delivery.py): "django" (a streamed file response), "x-accel-redirect" (nginx sends the file named by
+    #: KDSAM_FILE_DELIVERY_PREFIX + its storage name from an ``internal`` location) or "x-sendfile" (Apache
+    #: mod_xsendfile, lighttpd: the header carries the file's absolute path)
+    file_delivery: str = "django"
+    file_delivery_prefix: str = "/_kdsam_files/"  #: KDSAM_FILE_DELIVERY_PREFIX: nginx's internal location
     extra: dict = field(default_factory=dict)
 
     @property
@@ -156,6 +162,12 @@ class StudioConfig:
             secret_key = _stored_secret_key(data_dir)
         if environment == "production" and not hosts:
             raise ConfigurationError("ALLOWED_HOSTS must list the site's host names in production")
+        file_delivery_prefix = env.get("KDSAM_FILE_DELIVERY_PREFIX") or cls.file_delivery_prefix
+        if not (file_delivery_prefix.startswith("/") and file_delivery_prefix.endswith("/")):
+            raise ConfigurationError(
+                f"KDSAM_FILE_DELIVERY_PREFIX={file_delivery_prefix!r}; use the proxy's internal location as an "
+                "absolute path ending in '/', e.g. /_kdsam_files/"
+            )
         return cls(
             environment=environment,
             data_dir=data_dir,
@@ -192,6 +204,10 @@ class StudioConfig:
                 env, "KDSAM_LOGIN_FAILURE_WINDOW_MINUTES", cls.login_failure_window_minutes, 1
             ),
             login_lockout_minutes=_int_at_least(env, "KDSAM_LOGIN_LOCKOUT_MINUTES", cls.login_lockout_minutes, 1),
+            file_delivery=_choice(
+                env, "KDSAM_FILE_DELIVERY", cls.file_delivery, ("django", "x-accel-redirect", "x-sendfile")
+            ),
+            file_delivery_prefix=file_delivery_prefix,
         )
 
 

@@ -61,7 +61,13 @@ class Embedding(models.Model):
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="embeddings")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="embeddings")
-    file = models.FileField(upload_to="embeddings/", max_length=500)
+    file = models.FileField(upload_to="embeddings/", max_length=500, help_text="float16 KDEM (the API's raw).")
+    browser_file = models.FileField(
+        upload_to="embeddings/",
+        max_length=500,
+        blank=True,
+        help_text="The same embedding in quant8-zlib, what the browser fetches; written by the worker with file.",
+    )
     dtype = models.CharField(max_length=16, default="float16")
     size_bytes = models.PositiveIntegerField()
     seconds = models.FloatField(help_text="Encoder wall time.")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404
+from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from webapp.kdsam_studio import cache_policy
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
+from webapp.kdsam_studio.file_delivery import media_name, stored_file_response
 from webapp.registry import selectors as registry_selectors
 from webapp.registry import services as registry_services
 from webapp.registry.models import ModelVersion
@@ -112,8 +113,8 @@ def browser_encoder(request, version_id: int):
     if privacy_mode() == "off":
         raise Http404("privacy mode is off on this deployment")
     version = _segmentable_version_or_404(request.user, version_id)
-    path = registry_services.encoder_onnx_path(version)
-    response = FileResponse(open(path, "rb"), content_type="application/octet-stream")  # noqa: SIM115 - FileResponse closes it
+    name = media_name(registry_services.encoder_onnx_path(version))
+    response = stored_file_response(name, "application/octet-stream")
     cache_policy.immutable_private(response)
     response["ETag"] = f'"{encoder_version_key(version)}"'
     return response

@@ -23,7 +23,7 @@ from PIL import ImageOps, UnidentifiedImageError
 
 from kdsam_core import dicom as kdsam_dicom
 from kdsam_core import image_metadata, masks_io
-from kdsam_core.embedding_codec import decode_embedding, encode_embedding
+from kdsam_core.embedding_codec import encode_embedding, transcode_embedding
 from kdsam_core.transforms import rgb_array
 from webapp.kdsam_studio.api_errors import ApiError
 from webapp.kdsam_studio.broker_errors import BROKER_ERRORS, queue_unavailable
@@ -301,15 +301,19 @@ def compute_embedding(image_id: int) -> Embedding | None:
             input_size=list(result.input_size),
             model_version=image.model_version_id,
         )
-        path = f"embeddings/{image.model_version_id}/{image.sha256}.kdem"
-        if default_storage.exists(path):
-            default_storage.delete(path)
-        default_storage.save(path, ContentFile(payload))
+        path = _replace_stored(f"embeddings/{image.model_version_id}/{image.sha256}.kdem", payload)
+        browser_path = store_browser_encoding(path, payload)
         with transaction.atomic():
             embedding, _ = Embedding.objects.update_or_create(
                 image=image,
                 model_version=image.model_version,
-                defaults={"file": path, "dtype": "float16", "size_bytes": len(payload), "seconds": seconds},
+                defaults={
+                    "file": path,
+                    "browser_file": browser_path,
+                    "dtype": "float16",
+                    "size_bytes": len(payload),
+                    "seconds": seconds,
+                },
             )
             image.error = ""
             _set_status(image, Image.Status.READY, notify=False)
@@ -380,25 +384,49 @@ def notify_status(image: Image) -> None:
         log.exception("could not publish status of image %s", image.pk)
 
 
-#: encodings the embedding endpoint serves; "raw" is the stored float16 file as is
+#: encodings the embedding endpoint serves, each a file the worker wrote: "raw" is the float16 KDEM
+#: (``Embedding.file``), "quant8-zlib" the browser's (``Embedding.browser_file``, ≈0.85 MB instead of 2 MiB)
 EMBEDDING_ENCODINGS = ("raw", "quant8-zlib")
+BROWSER_ENCODING = "quant8-zlib"
 
 
-def embedding_bytes(embedding: Embedding, encoding: str = "raw") -> bytes:
-    """The stored KDEM embedding, or transcoded to ``quant8-zlib`` (≈0.85 MB instead of 2 MiB)."""
-    with default_storage.open(embedding.file.name, "rb") as f:
-        data = f.read()
-    if encoding == "raw":
-        return data
+def _replace_stored(name: str, content: bytes) -> str:
+    """Store ``content`` under exactly ``name`` (content-addressed names: an older copy is replaced)."""
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, ContentFile(content))
+
+
+def store_browser_encoding(raw_name: str, raw: bytes | None = None) -> str:
+    """Write the browser's encoding of the float16 embedding stored as ``raw_name``; returns its name.
+
+    Done where the embedding is made (the worker), so the web tier only hands out stored files.
+    """
+    if raw is None:
+        with default_storage.open(raw_name, "rb") as f:
+            raw = f.read()
+    stem = raw_name.removesuffix(".kdem")
+    return _replace_stored(f"{stem}.{BROWSER_ENCODING}.kdem", transcode_embedding(raw, BROWSER_ENCODING))
+
+
+def embedding_file(embedding: Embedding, encoding: str = "raw") -> str:
+    """The storage name of ``embedding`` in ``encoding`` (a 400 naming the encodings for any other)."""
     if encoding not in EMBEDDING_ENCODINGS:
-        raise MaskRejected(
+        raise ApiError(
             "unsupported_encoding",
             f"Unknown embedding encoding {encoding!r}; use one of {', '.join(EMBEDDING_ENCODINGS)}.",
             field="encoding",
         )
-    array, header = decode_embedding(data)
-    extra = {k: v for k, v in header.items() if k not in ("version", "dtype", "shape", "encoding")}
-    return encode_embedding(array, encoding=encoding, **extra)
+    if encoding == "raw":
+        return embedding.file.name
+    if not embedding.browser_file:  # only if the migration could not read the float16 file
+        raise ApiError(
+            "embedding_not_ready",
+            "This embedding has no browser encoding; ask an admin to re-embed the image, or use encoding=raw.",
+            field="encoding",
+            status_code=409,
+        )
+    return embedding.browser_file.name
 
 
 # --------------------------------------------------------------------------- masks

@@ -7,7 +7,7 @@ API's exception handler.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from kdsam_core.embedding_codec import CONTENT_TYPE as EMBEDDING_CONTENT_TYPE
 from webapp.kdsam_studio import cache_policy
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
+from webapp.kdsam_studio.file_delivery import media_name, stored_file_response
 from webapp.kdsam_studio.parsers import JSONParser
 from webapp.registry.selectors import visible_model_versions
 from webapp.segmentation import selectors, services
@@ -81,8 +82,7 @@ class ImageFileView(APIView):
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY}, operation_id="images_file")
     def get(self, request, image_id: int):
         image = _image_or_404(request, image_id)
-        response = FileResponse(image.file.open("rb"), content_type=image.content_type)
-        return cache_policy.immutable_private(response)
+        return cache_policy.immutable_private(stored_file_response(image.file.name, image.content_type))
 
 
 class ImageEmbeddingView(APIView):
@@ -113,9 +113,8 @@ class ImageEmbeddingView(APIView):
                 f"The embedding of {image.original_filename} is not ready (status: {image.status}).",
                 status_code=409,
             )
-        payload = services.embedding_bytes(embedding, request.query_params.get("encoding", "raw"))
-        response = HttpResponse(payload, content_type=EMBEDDING_CONTENT_TYPE)
-        return cache_policy.immutable_private(response)
+        name = services.embedding_file(embedding, request.query_params.get("encoding", "raw"))
+        return cache_policy.immutable_private(stored_file_response(name, EMBEDDING_CONTENT_TYPE))
 
 
 def _mask_or_404(request, mask_id: int):
@@ -215,8 +214,8 @@ def browser_decoder(request, version_id: int):
     version = visible_model_versions(request.user).filter(pk=version_id).first()
     if version is None:
         raise Http404("no such model version")
-    path = ensure_browser_decoder(version)
-    response = FileResponse(open(path, "rb"), content_type="application/octet-stream")  # noqa: SIM115 - FileResponse closes it
+    name = media_name(ensure_browser_decoder(version))
+    response = stored_file_response(name, "application/octet-stream")
     return cache_policy.immutable_private(response)
 
 
