@@ -113,6 +113,18 @@ def test_identical_upload_reuses_the_cached_embedding(api, monkeypatch):
     assert api.get(second["embedding_url"]).status_code == 200
 
 
+def test_an_identical_upload_serves_the_browser_encoding_of_the_reused_embedding(api, monkeypatch):
+    first = upload(api, "a.jpg", LANDSCAPE_JPEG.read_bytes()).json()
+    from webapp.segmentation import services
+
+    monkeypatch.setattr(services.registry_services, "load_encoder", lambda version: pytest.fail("encoder ran"))
+    second = upload(api, "copy-of-a.jpg", LANDSCAPE_JPEG.read_bytes()).json()
+    browser = api.get(second["embedding_url"], {"encoding": "quant8-zlib"})
+    assert browser.status_code == 200, browser.content
+    original = api.get(first["embedding_url"], {"encoding": "quant8-zlib"})
+    assert b"".join(browser.streaming_content) == b"".join(original.streaming_content)
+
+
 def test_embedding_of_an_image_still_queued_is_409(api, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     from webapp.segmentation import services

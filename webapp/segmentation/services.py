@@ -232,6 +232,7 @@ def upload_image(owner, name: str, content: bytes, model_version: int | None = N
                     image=image,
                     model_version=version,
                     file=cached.file.name,
+                    browser_file=cached.browser_file.name,
                     dtype=cached.dtype,
                     size_bytes=cached.size_bytes,
                     seconds=0.0,
