@@ -1,4 +1,4 @@
-"""The real stack for browser tests: `python -m webapp.run` (daphne + Celery worker) in a subprocess.
+"""The real stack for browser tests: `python -m webapp.run` (uvicorn + Celery worker) in a subprocess.
 
 Uses PostgreSQL / Redis when DATABASE_URL / REDIS_URL are set (CI), each test session getting its
 own fresh database; otherwise the embedded defaults (SQLite + embedded Redis) in a temp data dir.

@@ -21,7 +21,8 @@ failure limit for all lockout parameters, not one per username and another per a
 backend and an app of its own; this module is smaller than its configuration.)
 
 The client address is ``REMOTE_ADDR``. Behind a reverse proxy that is the proxy's address, which would put every
-user under one address limit: run daphne with ``--proxy-headers`` there so that it reports the client's.
+user under one address limit: the web server runs with ``--proxy-headers`` (``webapp/kdsam_studio/web_server.py``)
+and takes the client's from ``X-Forwarded-For`` of the proxies in ``KDSAM_FORWARDED_ALLOW_IPS`` (default: loopback).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (served by daphne)."""
+"""ASGI entry point: HTTP through Django, websockets through Channels (served by uvicorn: web_server.py).
+
+Every HTTP request passes the body limit first (``body_limit.py``, ``KDSAM_MAX_REQUEST_MB``).
+"""
 
 import os
 
@@ -10,9 +13,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
+from django.conf import settings
 from django.urls import path
 
 from webapp.jobs.consumers import JobProgressConsumer
+from webapp.kdsam_studio.body_limit import RequestBodyLimit
 from webapp.kdsam_studio.origin import WebsocketOriginValidator
 from webapp.segmentation.consumers import ImageStatusConsumer
 
@@ -22,9 +27,12 @@ websocket_urlpatterns = [
     path("ws/jobs/<int:job_id>/", JobProgressConsumer.as_asgi()),
 ]
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": WebsocketOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-    }
+application = RequestBodyLimit(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": WebsocketOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    ),
+    settings.STUDIO.max_request_bytes,
 )

@@ -59,6 +59,39 @@ def _int_at_least(env: Mapping[str, str], name: str, default: int, minimum: int)
     return value
 
 
+def _number_at_least(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name}={value!r} is not a number") from None
+    if not number >= minimum or number == float("inf"):  # NaN fails the comparison
+        raise ConfigurationError(
+            f"{name}={value} is below {minimum:g} or not finite; use a number of at least {minimum:g}"
+        )
+    return number
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on (its affinity, e.g. a container's cpuset), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+#: The largest chunk of a dataset upload, in MB (``webapp/datasets/conf.py``, MAX_CHUNK_BYTES): the request
+#: body limit's default admits it.
+DATASET_CHUNK_MAX_MB = 64
+
+
+def _default_max_request_mb(max_upload_mb: int) -> int:
+    """The largest request body by default: an image upload or a dataset chunk, plus 1 MB of form fields."""
+    return max(max_upload_mb, DATASET_CHUNK_MAX_MB) + 1
+
+
 def _default_data_dir(environment: str) -> Path:
     """The data dir when ``KDSAM_DATA_DIR`` is unset: ``./data``, or under test a throw-away folder.
 
@@ -85,6 +118,16 @@ class StudioConfig:
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")  #: ALLOWED_HOSTS (comma list)
     csrf_trusted_origins: tuple[str, ...] = ()  #: CSRF_TRUSTED_ORIGINS (comma list)
     max_upload_mb: int = 50  #: KDSAM_MAX_UPLOAD_MB
+    #: KDSAM_MAX_REQUEST_MB: the largest request body the web server reads (webapp/kdsam_studio/body_limit.py);
+    #: a larger one is refused with 413 before it is read (by its Content-Length, or once that many bytes of a
+    #: chunked body have arrived). Default: the larger of KDSAM_MAX_UPLOAD_MB and a dataset chunk (64 MB), + 1 MB.
+    max_request_mb: int = _default_max_request_mb(50)
+    #: KDSAM_WEB_PROCESSES: ASGI server processes of the web tier (webapp/kdsam_studio/web_server.py);
+    #: default: one per CPU core. Each serves many connections, but Django runs one view at a time per process.
+    web_processes: int = field(default_factory=_cores)
+    #: KDSAM_FORWARDED_ALLOW_IPS (comma list): the proxies whose X-Forwarded-For / X-Forwarded-Proto the web
+    #: server trusts for the client's address and scheme; "*" trusts every peer (only a proxy can reach it)
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     max_image_pixels: int = 100_000_000  #: KDSAM_MAX_IMAGE_PIXELS (decompression-bomb guard)
     max_dataset_archive_gb: int = 50  #: KDSAM_MAX_DATASET_ARCHIVE_GB: largest dataset upload
     #: KDSAM_MAX_DATASET_UNCOMPRESSED_GB: largest expanded dataset. 20 GB holds the usual public segmentation
@@ -93,11 +136,21 @@ class StudioConfig:
     #: Uploads are capped at this size too (webapp/datasets/conf.py): image archives barely compress.
     max_dataset_uncompressed_gb: int = 20
     max_dataset_files: int = 300_000  #: KDSAM_MAX_DATASET_FILES
+    #: KDSAM_TEAM_STORAGE_QUOTA_GB: the stored bytes a team may hold (its datasets, its members' images, its model
+    #: versions, its unfinished uploads: webapp/datasets/services/quota.py), unless the team has its own quota (Django
+    #: admin › Teams). 0 = unlimited; decimals allowed; 1 GB = 1024³ bytes. 100 GB holds five of the largest datasets
+    #: (KDSAM_MAX_DATASET_UNCOMPRESSED_GB) and keeps a few teams within one machine's disk.
+    team_storage_quota_gb: float = 100
     #: KDSAM_DATASET_IMPORT_ROOTS (":"-separated): server folders staff may import datasets from; empty = none
     dataset_import_roots: tuple[Path, ...] = ()
     #: KDSAM_DATASET_UPLOAD_STALE_HOURS: a dataset upload idle this long in "uploading" is cancelled by
     #: datasets_gc (run at startup and every few hours by webapp.run) and its staged archive deleted
     dataset_upload_stale_hours: int = 24
+    #: KDSAM_STUCK_TASK_SECONDS: an image queued/embedding or a dataset upload validating/importing whose task
+    #: neither waits in the broker nor shows a worker's heartbeat for this long lost its task (a killed worker, a
+    #: restarted Redis) and is queued again by the workers' sweep (webapp/kdsam_studio/stuck_tasks.py), which
+    #: runs every half of it; running tasks beat every quarter of it
+    stuck_task_seconds: int = 120
     celery_eager: bool = False  #: KDSAM_CELERY_EAGER: run tasks inline (tests)
     torch_threads: int = 0  #: KDSAM_TORCH_THREADS: encoder threads in the worker (0 = all cores)
     #: KDSAM_ENCODER_BACKEND: how the worker runs the KD-SAM student on a CPU: "auto" (the fastest path
@@ -138,6 +191,10 @@ class StudioConfig:
         return self.environment == "development"
 
     @property
+    def max_request_bytes(self) -> int:
+        return self.max_request_mb * 1024 * 1024
+
+    @property
     def uses_embedded_redis(self) -> bool:
         """No REDIS_URL outside the test environment (whose unit tests use eager Celery, in-memory channels)."""
         return not self.redis_url and self.environment != "test"
@@ -151,6 +208,8 @@ class StudioConfig:
         data_dir = Path(env.get("KDSAM_DATA_DIR") or _default_data_dir(environment)).expanduser().resolve()
         weights_dir = Path(env.get("KDSAM_WEIGHTS_DIR") or cls.weights_dir).expanduser().resolve()
         hosts = tuple(h.strip() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip())
+        max_upload_mb = _int(env, "KDSAM_MAX_UPLOAD_MB", cls.max_upload_mb)
+        proxies = tuple(a.strip() for a in env.get("KDSAM_FORWARDED_ALLOW_IPS", "").split(",") if a.strip())
         origins = tuple(o.strip() for o in env.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip())
         secret_key = env.get("SECRET_KEY", "")
         if not secret_key:
@@ -177,15 +236,20 @@ class StudioConfig:
             secret_key=secret_key,
             allowed_hosts=hosts or cls.allowed_hosts,
             csrf_trusted_origins=origins,
-            max_upload_mb=_int(env, "KDSAM_MAX_UPLOAD_MB", cls.max_upload_mb),
+            max_upload_mb=max_upload_mb,
+            max_request_mb=_int_at_least(env, "KDSAM_MAX_REQUEST_MB", _default_max_request_mb(max_upload_mb), 1),
+            web_processes=_int_at_least(env, "KDSAM_WEB_PROCESSES", _cores(), 1),
+            forwarded_allow_ips=proxies or cls.forwarded_allow_ips,
             max_image_pixels=_int(env, "KDSAM_MAX_IMAGE_PIXELS", cls.max_image_pixels),
             max_dataset_archive_gb=_int(env, "KDSAM_MAX_DATASET_ARCHIVE_GB", cls.max_dataset_archive_gb),
             max_dataset_uncompressed_gb=_int(env, "KDSAM_MAX_DATASET_UNCOMPRESSED_GB", cls.max_dataset_uncompressed_gb),
             max_dataset_files=_int(env, "KDSAM_MAX_DATASET_FILES", cls.max_dataset_files),
+            team_storage_quota_gb=_number_at_least(env, "KDSAM_TEAM_STORAGE_QUOTA_GB", cls.team_storage_quota_gb, 0),
             dataset_import_roots=tuple(
                 Path(p).expanduser().resolve() for p in env.get("KDSAM_DATASET_IMPORT_ROOTS", "").split(":") if p
             ),
             dataset_upload_stale_hours=_int(env, "KDSAM_DATASET_UPLOAD_STALE_HOURS", cls.dataset_upload_stale_hours),
+            stuck_task_seconds=_int_at_least(env, "KDSAM_STUCK_TASK_SECONDS", cls.stuck_task_seconds, 4),
             celery_eager=_bool(env, "KDSAM_CELERY_EAGER", False),
             torch_threads=_int(env, "KDSAM_TORCH_THREADS", 0),
             encoder_backend=_choice(

@@ -16,8 +16,9 @@ DEBUG = STUDIO.debug
 ALLOWED_HOSTS = list(STUDIO.allowed_hosts)
 CSRF_TRUSTED_ORIGINS = list(STUDIO.csrf_trusted_origins)
 
+# No "daphne" app: the web server is uvicorn (web_server.py, started by webapp.run); `manage.py runserver` is
+# Django's plain development server, without websockets.
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -119,6 +120,8 @@ STATICFILES_DIRS = [("app", FRONTEND_DIST)] if FRONTEND_DIST.is_dir() else []
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 WHITENOISE_MIMETYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".onnx": "application/octet-stream"}
+# Request bodies: the ASGI layer refuses one over KDSAM_MAX_REQUEST_MB (body_limit.py); Django's ASGI handler spools
+# the rest to a temporary file past FILE_UPLOAD_MAX_MEMORY_SIZE, and multipart file parts past it go to temporary files.
 DATA_UPLOAD_MAX_MEMORY_SIZE = STUDIO.max_upload_mb * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
