@@ -3,8 +3,12 @@
     python -m webapp.run [--host 127.0.0.1] [--port 8000] [--no-worker]
 
 Uses the configuration of ``webapp.kdsam_studio.config`` (embedded SQLite + Redis by default). Prints
-the URL (and, on the first run, the generated admin password), then supervises daphne and a Celery
-worker; Ctrl-C or SIGTERM stops every process it started, the embedded Redis included.
+the URL (and, on the first run, the generated admin password), then supervises the web server and the
+Celery workers: a child that exits is started again after a delay that doubles while it keeps crashing
+(1 s up to 30 s, :class:`Backoff`), the others keep running; the embedded Redis is watched the same way and
+started again on its port. Work a dead worker or Redis lost is queued again by the workers' stuck-task sweep
+(``webapp.kdsam_studio.stuck_tasks``). Ctrl-C or SIGTERM stops every process it started, the embedded Redis
+included.
 """
 
 from __future__ import annotations
@@ -65,6 +69,106 @@ def _wait_for_workers(
     return answered
 
 
+# -- supervision: restart what crashed, keep the rest running --------------------------------------
+
+
+class Backoff:
+    """The restart delays of one supervised process: ``initial`` seconds, doubling while it keeps crashing,
+    at most ``cap``; back to ``initial`` once it had run for ``reset_after`` seconds before it stopped."""
+
+    def __init__(self, initial: float = 1, cap: float = 30, reset_after: float = 60):
+        self.initial, self.cap, self.reset_after = initial, cap, reset_after
+        self.failures = 0
+
+    def next_delay(self, ran_for: float) -> float:
+        if ran_for >= self.reset_after:
+            self.failures = 0
+        delay = min(self.cap, self.initial * 2**self.failures)
+        self.failures += 1
+        return delay
+
+
+def _exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"(signal {signal.Signals(-returncode).name})"
+        except ValueError:
+            return f"(signal {-returncode})"
+    return f"with status {returncode}"
+
+
+class Child:
+    """One supervised process (the web server or a worker): started again with :class:`Backoff` when it exits."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]):
+        self.name, self.argv, self.env = name, argv, env
+        self.backoff = Backoff()
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, env=self.env)
+        self.started_at, self.restart_at = time.monotonic(), None
+
+    def supervise(self, now: float) -> None:
+        """Notice an exit (and schedule the restart), or restart when its delay is over."""
+        if self.restart_at is None and self.process is not None and self.process.poll() is not None:
+            delay = self.backoff.next_delay(now - self.started_at)
+            print(
+                f"kdsam: {self.name} exited {_exit_reason(self.process.returncode)}; restarting it in {delay:g} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.restart_at = now + delay
+        elif self.restart_at is not None and now >= self.restart_at:
+            self.start()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self, deadline: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+class EmbeddedRedisWatch:
+    """Pings the embedded Redis every ``interval`` seconds and starts it again (on its port) when it died."""
+
+    def __init__(self, data_dir, url: str, interval: float = 1.0):
+        self.data_dir, self.url, self.interval = data_dir, url, interval
+        self.backoff = Backoff()
+        self.next_check = 0.0
+        self.up_since = time.monotonic()
+
+    def supervise(self, now: float) -> str | None:
+        """Returns the new URL when the restarted server had to take another port, else ``None``."""
+        from webapp.kdsam_studio import embedded_redis
+
+        if now < self.next_check:
+            return None
+        self.next_check = now + self.interval
+        if embedded_redis.running_url(self.data_dir):
+            return None
+        print("kdsam: the embedded Redis stopped; restarting it", file=sys.stderr, flush=True)
+        try:
+            url = embedded_redis.ensure_running(self.data_dir)
+        except (embedded_redis.EmbeddedRedisError, OSError, subprocess.SubprocessError) as error:
+            delay = self.backoff.next_delay(now - self.up_since)
+            print(f"kdsam: the embedded Redis did not start ({error}); trying again in {delay:g} s", file=sys.stderr)
+            self.next_check = now + delay
+            return None
+        self.up_since = time.monotonic()
+        changed, self.url = url != self.url, url
+        return url if changed else None
+
+
 # -- dataset housekeeping (datasets_gc) ------------------------------------------------------------
 #: How often the web process runs the datasets garbage collection after the one at startup.
 DATASETS_GC_INTERVAL_S = 6 * 3600
@@ -120,16 +224,18 @@ def main(argv: list[str] | None = None) -> int:
     config = StudioConfig.from_env()
     embedded_data_dir = config.data_dir if config.uses_embedded_redis else None
     try:
+        watch = None
         if embedded_data_dir:
             os.environ["REDIS_URL"] = embedded_redis.ensure_running(embedded_data_dir)
-        return _serve(args)
+            watch = EmbeddedRedisWatch(embedded_data_dir, os.environ["REDIS_URL"])
+        return _serve(args, watch)
     finally:
         if embedded_data_dir:
             embedded_redis.stop(embedded_data_dir)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    """Migrate, start daphne and the workers, supervise them until a signal; returns the exit status."""
+def _serve(args: argparse.Namespace, redis_watch: EmbeddedRedisWatch | None = None) -> int:
+    """Migrate, start the web server and the workers, supervise them until a signal; returns the exit status."""
     import django
 
     django.setup()
@@ -162,42 +268,40 @@ def _serve(args: argparse.Namespace) -> int:
     gc_stop = threading.Event()
     _start_datasets_gc(gc_stop)  # at startup, then every DATASETS_GC_INTERVAL_S (docs/api-datasets.md)
 
-    processes: list[subprocess.Popen] = []
     python = sys.executable
-    processes.append(
-        subprocess.Popen(
-            web_server.command(args.host, args.port, python),
-            env=child_env,
-        )
-    )
+    web = Child("web server", web_server.command(args.host, args.port, python), child_env)
     # Two single-task workers on both queues, so an hour-long training job never holds back the
     # embedding of a clinician's upload or a dataset import. Names are stable across restarts: a
     # worker that comes back recognises (and requeues) the jobs it was running.
     workers = 0 if args.no_worker else max(1, int(os.environ.get("KDSAM_WORKERS", "2")))
-    for index in range(1, workers + 1):
-        processes.append(
-            subprocess.Popen(
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "worker.celery_app",
-                    "worker",
-                    "--queues",
-                    "gpu,cpu",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "INFO",
-                    "--hostname",
-                    f"kdsam-{index}@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                env=worker_env,
-            )
+    worker_children = [
+        Child(
+            f"kdsam-{index}",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "worker.celery_app",
+                "worker",
+                "--queues",
+                "gpu,cpu",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"kdsam-{index}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            worker_env,
         )
+        for index in range(1, workers + 1)
+    ]
+    children = [web, *worker_children]
+    for child in children:
+        child.start()
 
     stopping = False
 
@@ -209,12 +313,14 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
 
     exit_code = 0
-    if not _wait_for_port(args.host, args.port, processes[0], timeout=60):
+    assert web.process is not None
+    if not _wait_for_port(args.host, args.port, web.process, timeout=60):
         print("kdsam: the web server did not start; see the messages above.", file=sys.stderr)
         stopping, exit_code = True, 1
     else:
         url = f"http://{args.host}:{args.port}/"
-        ready = _wait_for_workers(workers, processes[1:], WORKER_WARM_UP_TIMEOUT_S, lambda: stopping) if workers else 0
+        processes = [child.process for child in worker_children if child.process is not None]
+        ready = _wait_for_workers(workers, processes, WORKER_WARM_UP_TIMEOUT_S, lambda: stopping) if workers else 0
         print("\n" + "=" * 72)
         print(f"  KD-SAM Studio is running at {url}")
         if ready < workers:
@@ -227,22 +333,23 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  Data: {config.data_dir}   Press Ctrl-C to stop.")
         print("=" * 72 + "\n", flush=True)
     while not stopping:
-        for process in processes:
-            if process.poll() is not None:
-                print(f"kdsam: {process.args[2]} exited with status {process.returncode}; stopping.", file=sys.stderr)
-                stopping, exit_code = True, 1
+        now = time.monotonic()
+        new_url = redis_watch.supervise(now) if redis_watch else None
+        if new_url:  # the old port was taken meanwhile: every child must reconnect to the new one
+            print(f"kdsam: the embedded Redis moved to {new_url}; restarting every process", file=sys.stderr)
+            for child in children:
+                child.env["REDIS_URL"] = new_url
+                child.stop()
+        for child in children:
+            child.supervise(now)
         time.sleep(0.2)
 
     gc_stop.set()
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
+    for child in children:
+        child.stop()
     deadline = time.monotonic() + 10
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
+    for child in children:
+        child.wait(deadline)
     print("kdsam: stopped.")
     return exit_code
 

@@ -6,9 +6,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from webapp.jobs.progress import job_group, team_group
+from webapp.kdsam_studio.websockets import ClosesWhenChannelLayerFails
 
 
-class JobProgressConsumer(AsyncJsonWebsocketConsumer):
+class JobProgressConsumer(ClosesWhenChannelLayerFails, AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

@@ -8,14 +8,15 @@ whichever starts first launches it, under a file lock, and the others connect to
 
 Importing the settings starts nothing (``manage.py check`` leaves no server behind):
 
-* ``python -m webapp.run`` starts it, passes its URL to daphne and the workers in ``REDIS_URL`` and
-  stops it when it exits;
+* ``python -m webapp.run`` starts it, passes its URL to the web server and the workers in ``REDIS_URL``,
+  starts it again (on the same port, so that URL holds) when it dies, and stops it when it exits;
 * any other process reaches it through :class:`BrokerTransport` (Celery), which starts it on the first
   broker connection and, when that process exits, stops it unless another process (a worker, the
   launcher's web tier) is still connected to it. Messages queued for no one are lost with it; the
-  launcher requeues what they were for when it starts;
+  launcher requeues what they were for when it starts, and the workers' stuck-task sweep
+  (``stuck_tasks.py``) whatever a restart lost while they run;
 * and through :func:`channel_layer` (Channels), which uses it if it runs and is in memory otherwise
-  (no websocket can be listening: the launcher, which runs daphne, starts it first).
+  (no websocket can be listening: the launcher, which runs the web server, starts it first).
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _port_is_free(port: int) -> bool:
+    """Nothing listens on ``port`` (connections of a killed server lingering in TIME_WAIT do not count)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as redis-server binds it
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _url(port: int) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
@@ -86,17 +98,22 @@ def running_url(data_dir: Path) -> str:
 
 
 def ensure_running(data_dir: Path, timeout: float = 15.0) -> str:
-    """Start the embedded Redis unless it already runs; return its ``redis://`` URL."""
+    """Start the embedded Redis unless it already runs; return its ``redis://`` URL.
+
+    A server that died is started again on the port it had (while that port is free), so the processes
+    given its URL (``REDIS_URL`` of the launcher's children) reconnect to the new one by themselves.
+    """
     directory = Path(data_dir) / "redis"
     directory.mkdir(parents=True, exist_ok=True)
     port_file = directory / "port"
     with open(directory / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        recorded = 0
         if port_file.exists():
-            port = int(port_file.read_text().strip() or 0)
-            if port and _ping(port):
-                return _url(port)
-        port = _free_port()
+            recorded = int(port_file.read_text().strip() or 0)
+            if recorded and _ping(recorded):
+                return _url(recorded)
+        port = recorded if recorded and _port_is_free(recorded) else _free_port()
         subprocess.run(
             [
                 redis_binary(),

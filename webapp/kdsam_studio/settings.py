@@ -108,6 +108,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Every task's queue comes from the one routing table (a job's from its kind).
 CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT_QUEUE
 CELERY_TASK_ROUTES = (queues.route_task,)
+# Each worker runs the stuck-task sweep and the heartbeat of running tasks (webapp/kdsam_studio/stuck_tasks.py)
+CELERY_IMPORTS = ("webapp.kdsam_studio.stuck_tasks",)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- files ----------------------------------------------------------------------------------

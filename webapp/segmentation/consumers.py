@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from webapp.kdsam_studio.websockets import ClosesWhenChannelLayerFails
 from webapp.segmentation.services import user_group
 
 
-class ImageStatusConsumer(AsyncJsonWebsocketConsumer):
+class ImageStatusConsumer(ClosesWhenChannelLayerFails, AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

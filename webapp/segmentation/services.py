@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
@@ -265,13 +266,30 @@ def enqueue_embedding(image: Image) -> None:
     Image.objects.filter(pk=image.pk, task_id="").update(task_id=result.id or "")
 
 
+#: The statuses in which an image waits for its embedding task (webapp/kdsam_studio/stuck_tasks.py sweeps them).
+PENDING_STATUSES = (Image.Status.QUEUED, Image.Status.EMBEDDING)
+
+
 def requeue_pending_embeddings() -> int:
     """Queue again every image still waiting (the embedded broker keeps nothing across restarts)."""
-    pending = list(Image.objects.filter(status__in=[Image.Status.QUEUED, Image.Status.EMBEDDING]))
-    for image in pending:
-        Image.objects.filter(pk=image.pk).update(status=Image.Status.QUEUED)
-        enqueue_embedding(image)
-    return len(pending)
+    pending = list(Image.objects.filter(status__in=PENDING_STATUSES).values_list("pk", flat=True))
+    return sum(requeue_embedding(image_id) for image_id in pending)
+
+
+def requeue_embedding(image_id: int, seen_updated_at=None) -> bool:
+    """Queue the embedding of a pending image again, as ``queued``; returns whether this call did.
+
+    With ``seen_updated_at`` only if the row is still as the caller saw it (the stuck-task sweep): of several
+    sweeps (workers, hosts) that saw the same stuck image, one conditional update wins and only it enqueues.
+    A broker failure propagates; the row is then ``queued`` without a task and the next sweep retries it.
+    """
+    rows = Image.objects.filter(pk=image_id, status__in=PENDING_STATUSES)
+    if seen_updated_at is not None:
+        rows = rows.filter(updated_at=seen_updated_at)
+    if not rows.update(status=Image.Status.QUEUED, task_id="", updated_at=timezone.now()):
+        return False
+    enqueue_embedding(Image(pk=image_id))
+    return True
 
 
 def compute_embedding(image_id: int) -> Embedding | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from webapp.datasets.models import DatasetUpload
 from webapp.datasets.services.sessions import State
 
@@ -20,13 +22,26 @@ def enqueue_import(upload_id: int) -> None:
     DatasetUpload.objects.filter(pk=upload_id).update(task_id=result.id or "")
 
 
+#: The states in which an upload session waits for its task (webapp/kdsam_studio/stuck_tasks.py sweeps them).
+PENDING_STATES = (State.VALIDATING, State.IMPORTING)
+
+
 def requeue_pending() -> int:
     """Queue again every upload session a restart interrupted (the embedded broker keeps nothing)."""
-    count = 0
-    for upload in DatasetUpload.objects.filter(state=State.VALIDATING):
-        enqueue_validation(upload.pk)
-        count += 1
-    for upload in DatasetUpload.objects.filter(state=State.IMPORTING):
-        enqueue_import(upload.pk)
-        count += 1
-    return count
+    pending = list(DatasetUpload.objects.filter(state__in=PENDING_STATES).values_list("pk", "state"))
+    return sum(requeue_upload(upload_id, state) for upload_id, state in pending)
+
+
+def requeue_upload(upload_id: int, state: str, seen_updated_at=None) -> bool:
+    """Queue the validation (``validating``) or import (``importing``) of a session again; whether this call did.
+
+    Only while it is still in ``state`` and, with ``seen_updated_at``, still as the caller saw it (the stuck-task
+    sweep): of several sweeps that saw the same stuck session, one conditional update wins and only it enqueues.
+    """
+    rows = DatasetUpload.objects.filter(pk=upload_id, state=state)
+    if seen_updated_at is not None:
+        rows = rows.filter(updated_at=seen_updated_at)
+    if not rows.update(task_id="", updated_at=timezone.now()):
+        return False
+    (enqueue_validation if state == State.VALIDATING else enqueue_import)(upload_id)
+    return True
