@@ -53,17 +53,23 @@ def test_start_an_export_job_and_watch_it_succeed(page, studio):
     page.click(f"{row} a.job-link")
     page.wait_for_selector("#job-state[data-state=succeeded]", timeout=30_000)
     assert page.inner_text("#job-title").startswith(f"Job #{job_id}")
-    assert page.get_attribute("#job-export-model", "href") == f"#/models/{default_model['id']}"
-    assert page.get_attribute("#job-export-int8", "href") == f"/models/{default_model['id']}/decoder_int8.onnx"
+    job = page.context.request.get(f"{studio.url}/api/jobs/{job_id}/").json()
+    assert job["state"] == "succeeded" and job["params"] == {"model_version": default_model["id"], "quantize": True}
+    # the deployment-wide default never changes: the int8 decoder lands on a new version of the team's
+    derived = job["result"]["model_version"]
+    assert job["result"]["source_version"] == default_model["id"] and derived != default_model["id"]
+    assert page.get_attribute("#job-export-model", "href") == f"#/models/{derived}"
+    assert page.get_attribute("#job-export-int8", "href") == f"/models/{derived}/decoder_int8.onnx"
     assert page.locator("#job-progress").evaluate("bar => bar.value") == 1
     assert "succeeded" in page.inner_text("#job-log")
     assert page.is_hidden("#job-cancel") and page.is_hidden("#job-retry")
-    job = page.context.request.get(f"{studio.url}/api/jobs/{job_id}/").json()
-    assert job["state"] == "succeeded" and job["params"] == {"model_version": default_model["id"], "quantize": True}
 
     # the model page links back: lineage, downloads, and the forms to fine-tune / evaluate / export it
     page.click("#job-export-model")
     page.wait_for_selector("#model-state", timeout=30_000)
-    assert page.get_attribute("#model-decoder-int8", "href") == f"/models/{default_model['id']}/decoder_int8.onnx"
-    assert page.get_attribute("#model-export", "href") == f"#/jobs/new/export?model_version={default_model['id']}"
+    assert page.get_attribute("#model-decoder-int8", "href") == f"/models/{derived}/decoder_int8.onnx"
+    # a team's version: its forms start in that team
+    assert (
+        page.get_attribute("#model-export", "href") == f"#/jobs/new/export?team={job['team']}&model_version={derived}"
+    )
     assert not studio_errors, studio_errors

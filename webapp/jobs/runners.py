@@ -204,10 +204,11 @@ def run_finetune(job: Job, reporter: JobProgressReporter) -> dict:
         teacher=base.teacher,
         training_data=training_data(dataset, "train", train),
         created_by=job.owner,
-        metrics={dataset.name: {"split": "val", **{k: v for k, v in evaluation.items() if k != "records"}}}
-        if evaluation
-        else {},
     )
+    if evaluation:  # the team's record of its validation split, like an evaluate job's
+        registry.record_evaluation(
+            job, version, dataset, split="val", protocol=evaluation.get("protocol", ""), stats=evaluation
+        )
     return {
         "model_version": version.pk,
         "best_epoch": result.best_epoch,
@@ -242,14 +243,12 @@ def run_evaluate(job: Job, reporter: JobProgressReporter) -> dict:
     out = job_dir(job) / "report"
     files = write_reports(comparison, out, models=models)
     summary = comparison.summary()
-    for version in versions:
+    for version in versions:  # the team's own record; the versions themselves are not changed
         stats = summary.get(dataset.name, {}).get(f"{version.name} (v{version.pk})")
         if stats is not None:
-            version.metrics = {
-                **version.metrics,
-                dataset.name: {"split": p["split"], "protocol": protocol.to_dict(), **stats},
-            }
-            version.save(update_fields=["metrics"])
+            registry.record_evaluation(
+                job, version, dataset, split=p["split"], protocol=protocol.to_dict(), stats=stats
+            )
     return {
         "summary": summary,
         "protocol": protocol.to_dict(),
@@ -262,14 +261,32 @@ def run_export(job: Job, reporter: JobProgressReporter) -> dict:
 
     version = ModelVersion.objects.get(pk=job.params["model_version"])
     result: dict = {"model_version": version.pk, "decoder": version.decoder_onnx.name}
-    if job.params["quantize"]:
-        target = Path(version.decoder_onnx.path).with_name("decoder_int8.onnx")
-        quantize_dynamic_onnx(Path(version.decoder_onnx.path), target)
-        version.decoder_onnx_quantized.name = str(Path(version.decoder_onnx.name).with_name("decoder_int8.onnx"))
-        version.save(update_fields=["decoder_onnx_quantized"])
-        result["decoder_int8"] = version.decoder_onnx_quantized.name
-        reporter.log(f"wrote {target.name} ({target.stat().st_size / 1e6:.1f} MB)")
-    return result
+    if not job.params["quantize"]:
+        return result
+    own = version.team_id == job.team_id
+    derived = job.model_versions.first()  # a retry after the copy was registered
+    if derived is None and not (own and registry.has_quantized_decoder(version)):
+        quantized = job_dir(job) / "decoder_int8.onnx"
+        quantize_dynamic_onnx(Path(version.decoder_onnx.path), quantized)
+        reporter.log(f"wrote {quantized.name} ({quantized.stat().st_size / 1e6:.1f} MB)")
+        if own:  # the team's version gains its int8 decoder; nothing else of it changes
+            version = registry.attach_quantized_decoder(version, quantized)
+        else:  # a deployment-wide (or another team's) version never changes: the job's team gets a new one
+            derived = registry.register_quantized_copy(
+                version, quantized, team_id=job.team_id, job=job, created_by=job.owner
+            )
+            reporter.log(f"registered {derived.name} (v{derived.pk}), a draft of this team")
+    else:
+        reporter.log("the int8 decoder exists already; kept")
+    if derived is not None:
+        result["source_version"] = version.pk
+        version = derived
+    return {
+        **result,
+        "model_version": version.pk,  # the version holding both decoders
+        "decoder": version.decoder_onnx.name,
+        "decoder_int8": version.decoder_onnx_quantized.name,
+    }
 
 
 def run_embed(job: Job, reporter: JobProgressReporter) -> dict:

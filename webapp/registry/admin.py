@@ -8,7 +8,7 @@ from django.urls import path
 from kdsam_core.modeling import registry
 from kdsam_core.modeling.checkpoint import CheckpointError
 from webapp.registry import services
-from webapp.registry.models import ModelVersion
+from webapp.registry.models import Evaluation, ModelVersion
 
 
 class ImportCheckpointForm(forms.Form):
@@ -94,3 +94,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return render(request, "admin/registry/modelversion/import.html", context)
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(admin.ModelAdmin):
+    """Evaluation results are what jobs measured: read-only."""
+
+    list_display = ("id", "model_version", "team", "dataset", "split", "job", "created_at")
+    list_filter = ("team", "split")
+    readonly_fields = ("model_version", "team", "dataset", "job", "split", "protocol", "metrics", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

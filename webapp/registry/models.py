@@ -45,7 +45,9 @@ class ModelVersion(models.Model):
     decoder_onnx_quantized = models.FileField(upload_to="models/", max_length=500, blank=True)
     image_size = models.PositiveIntegerField(default=1024)
     parameters = models.JSONField(default=dict)
-    metrics = models.JSONField(default=dict, blank=True, help_text="Evaluation results (Dice, IoU per dataset).")
+    #: What the version's own training job recorded (``{"distillation": {best_val_loss, best_epoch}}``).
+    #: Results on a dataset are :class:`Evaluation` rows, private to the team that ran them.
+    metrics = models.JSONField(default=dict, blank=True, help_text="Training metrics of the job that made it.")
     metadata = models.JSONField(default=dict, blank=True)
     # lineage
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
@@ -71,3 +73,32 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (v{self.pk}, {self.weights})"
+
+
+class Evaluation(models.Model):
+    """Dice/IoU of one model version on one team dataset, as one job measured them.
+
+    Private to the team: a team's evaluation of a deployment-wide version is shown to its members
+    only (``selectors.evaluations_visible_to``); jobs never write results onto the version itself.
+    """
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="evaluations")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="evaluations")
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="evaluations")
+    #: The evaluate job (or the fine-tuning job's validation); ``None`` once that job is deleted.
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="evaluations")
+    split = models.CharField(max_length=16)
+    #: The prompt protocol: ``PromptConfig.to_dict()`` of an evaluate job, a description for fine-tuning.
+    protocol = models.JSONField(default=dict, blank=True)
+    #: ``{"dice": summary, "iou": summary}`` (``kdsam_core.evaluation.metrics.summarize``).
+    metrics = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "model_version"], name="one_evaluation_per_job_and_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"evaluation of v{self.model_version_id} on dataset {self.dataset_id} (team {self.team_id})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -17,7 +18,7 @@ from kdsam_core.hashing import file_sha256
 from kdsam_core.modeling import build_kdsam, count_parameters
 from kdsam_core.modeling import registry as teacher_registry
 from kdsam_core.modeling.checkpoint import load_kdsam, save_kdsam
-from webapp.registry.models import ModelVersion
+from webapp.registry.models import Evaluation, ModelVersion
 from webapp.registry.selectors import active_model_version
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def ensure_active_model_version() -> ModelVersion:
         ):
             return current
         existing = ModelVersion.objects.filter(
-            weights=ModelVersion.Weights.TRAINED, metadata__source_sha256=digest
+            team__isnull=True, weights=ModelVersion.Weights.TRAINED, metadata__source_sha256=digest
         ).first()
         if existing is not None:
             return activate(existing)
@@ -89,7 +90,7 @@ def ensure_active_model_version() -> ModelVersion:
         return activate(version)
     if current is not None:
         return current
-    existing = ModelVersion.objects.filter(weights=ModelVersion.Weights.RANDOM).first()
+    existing = ModelVersion.objects.filter(team__isnull=True, weights=ModelVersion.Weights.RANDOM).first()
     if existing is not None:
         return activate(existing)
     version = register_model(
@@ -185,6 +186,101 @@ def register_files(
     return version
 
 
+def register_quantized_copy(source: ModelVersion, decoder_int8: Path, *, team_id: int, job, created_by) -> ModelVersion:
+    """A new draft version of ``team_id`` (parent ``source``): ``source``'s weights and decoder plus ``decoder_int8``.
+
+    What an export job makes of a version its team does not own (a deployment-wide one, another
+    team's): ``source`` itself, its row and its files, is never changed. The weights and the float
+    decoder are hard links to ``source``'s files (copies across file systems), so the new version
+    costs the int8 decoder's bytes; its files land in ``MEDIA_ROOT/models/<id>/`` like every version's.
+    """
+    media_root = Path(settings.MEDIA_ROOT)
+    checkpoint_name = Path(source.checkpoint.name).name
+    target = None
+    try:
+        with transaction.atomic():
+            version = ModelVersion.objects.create(
+                name=f"{source.name}-int8-job{job.pk}"[:200],
+                architecture=source.architecture,
+                weights=source.weights,
+                state=ModelVersion.State.DRAFT,
+                team_id=team_id,
+                source=f"job {job.pk}: int8 decoder of v{source.pk}",
+                checkpoint_sha256=source.checkpoint_sha256,
+                decoder_sha256=source.decoder_sha256,
+                image_size=source.image_size,
+                parameters=source.parameters,
+                metadata={"quantized_from": source.pk},  # not source's: its source_sha256 marks a deployment model
+                parent=source,
+                teacher=source.teacher,
+                job=job,
+                created_by=created_by,
+            )
+            target = media_root / "models" / str(version.pk)
+            target.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(Path(source.checkpoint.path), target / checkpoint_name)
+            _link_or_copy(Path(source.decoder_onnx.path), target / "decoder.onnx")
+            shutil.copy2(decoder_int8, target / "decoder_int8.onnx")
+            version.checkpoint.name = f"models/{version.pk}/{checkpoint_name}"
+            version.decoder_onnx.name = f"models/{version.pk}/decoder.onnx"
+            version.decoder_onnx_quantized.name = f"models/{version.pk}/decoder_int8.onnx"
+            version.save(update_fields=["checkpoint", "decoder_onnx", "decoder_onnx_quantized"])
+    except Exception:
+        if target is not None:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    log.info("registered model version %s (int8 decoder of v%s)", version, source.pk)
+    return version
+
+
+def attach_quantized_decoder(version: ModelVersion, decoder_int8: Path) -> ModelVersion:
+    """Give a version of the job's own team its int8 decoder, once: an existing one is kept.
+
+    Its URL is served ``immutable``, so a file once written never changes; nothing else of the
+    version (weights, float decoder, hashes) is touched.
+    """
+    if has_quantized_decoder(version):
+        return version
+    name = str(Path(version.decoder_onnx.name).with_name("decoder_int8.onnx"))
+    target = Path(version.decoder_onnx.storage.path(name))
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copy2(decoder_int8, partial)
+    os.replace(partial, target)
+    version.decoder_onnx_quantized.name = name
+    version.save(update_fields=["decoder_onnx_quantized"])
+    return version
+
+
+def has_quantized_decoder(version: ModelVersion) -> bool:
+    field = version.decoder_onnx_quantized
+    return bool(field) and field.storage.exists(field.name)
+
+
+def record_evaluation(
+    job, version: ModelVersion, dataset, *, split: str, protocol: dict | str, stats: dict
+) -> Evaluation:
+    """Store a job's Dice/IoU of ``version`` on ``dataset`` for the dataset's team (a retry replaces its own row)."""
+    evaluation, _ = Evaluation.objects.update_or_create(
+        job=job,
+        model_version=version,
+        defaults={
+            "team_id": dataset.team_id,
+            "dataset": dataset,
+            "split": split,
+            "protocol": protocol,
+            "metrics": _json_safe({key: stats[key] for key in ("dice", "iou") if key in stats}),
+        },
+    )
+    return evaluation
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def import_official_checkpoint(path: Path, kind: str, *, name: str | None = None, user=None) -> ModelVersion:
     """Verify an official SAM / MobileSAM checkpoint (loadable, expected keys and shapes) and register it.
 
@@ -198,7 +294,9 @@ def import_official_checkpoint(path: Path, kind: str, *, name: str | None = None
         raise ValueError(f"unknown checkpoint kind {kind!r}; choose one of {', '.join(ARCHITECTURE_OF_TEACHER)}")
     model = load_teacher_sam(kind, path)
     digest = file_sha256(path)
-    existing = ModelVersion.objects.filter(architecture=ARCHITECTURE_OF_TEACHER[kind], checkpoint_sha256=digest).first()
+    existing = ModelVersion.objects.filter(
+        team__isnull=True, architecture=ARCHITECTURE_OF_TEACHER[kind], checkpoint_sha256=digest
+    ).first()
     if existing is not None:
         return existing
     return register_files(

@@ -21,7 +21,7 @@ class ActiveModelView(APIView):
             version = services.ensure_active_model_version()
         except ValueError as error:  # CheckpointError: a bad weights file, named in the message
             raise ApiError("model_unavailable", str(error), status_code=503) from error
-        return Response(ModelVersionSerializer(version).data)
+        return Response(ModelVersionSerializer(version, context={"request": request}).data)
 
 
 class ModelVersionListView(APIView):
@@ -31,7 +31,8 @@ class ModelVersionListView(APIView):
         versions = (
             selectors.visible_model_versions if request.query_params.get("all") else selectors.published_model_versions
         )(request.user)
-        return Response(ModelVersionSerializer(versions, many=True).data)
+        versions = selectors.with_visible_evaluations(versions, request.user)
+        return Response(ModelVersionSerializer(versions, many=True, context={"request": request}).data)
 
 
 def _visible_or_404(request, version_id: int):
@@ -44,7 +45,8 @@ def _visible_or_404(request, version_id: int):
 class ModelVersionDetailView(APIView):
     @extend_schema(responses={200: ModelVersionSerializer, 404: ApiErrorSerializer}, operation_id="models_retrieve")
     def get(self, request, version_id: int):
-        return Response(ModelVersionSerializer(_visible_or_404(request, version_id)).data)
+        version = _visible_or_404(request, version_id)
+        return Response(ModelVersionSerializer(version, context={"request": request}).data)
 
 
 class ModelVersionStateView(APIView):
@@ -68,7 +70,7 @@ class ModelVersionStateView(APIView):
             version = services.publish(version) if self.transition == "publish" else services.archive(version)
         except ValueError as error:
             raise ApiError("invalid_state", str(error)) from error
-        return Response(ModelVersionSerializer(version).data)
+        return Response(ModelVersionSerializer(version, context={"request": request}).data)
 
 
 def _serve_decoder(request, version_id: int, quantized: bool):

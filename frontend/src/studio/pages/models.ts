@@ -4,7 +4,7 @@
  * children), metrics, downloads, publish/archive, and "Fine-tune" / "Evaluate" / "Export" forms.
  */
 import { errorMessage } from '../../api';
-import type { ModelVersion, TeamMembership } from '../../api-types';
+import type { Evaluation, ModelVersion, TeamMembership } from '../../api-types';
 import { append, h } from '../dom';
 import { JobsApi, type JobPagesDeps } from '../jobs-client';
 import { TRAINING_ROLES } from '../jobs-state';
@@ -27,38 +27,35 @@ function badge(state: ModelVersion['state'], id?: string): HTMLElement {
 }
 
 interface MetricRow {
-  dataset: string;
+  dataset: number;
+  datasetName: string;
   split: string;
   n: number | null;
   dice: number | null;
   diceLow: number | null;
   diceHigh: number | null;
   iou: number | null;
+  job: number | null;
 }
 
 type Stat = { mean?: number | null; ci_low?: number | null; ci_high?: number | null; n?: number } | undefined;
 
-/** Evaluation entries of `metrics` (`{dataset: {split, dice: {...}, iou: {...}}}`), other entries skipped. */
-function metricRows(metrics: unknown): MetricRow[] {
-  if (!metrics || typeof metrics !== 'object') return [];
-  const rows: MetricRow[] = [];
-  for (const [dataset, raw] of Object.entries(metrics as Record<string, unknown>)) {
-    if (!raw || typeof raw !== 'object') continue;
-    const entry = raw as { split?: string; dice?: Stat | number; iou?: Stat | number; n?: number };
-    if (entry.dice === undefined) continue;
-    const dice = typeof entry.dice === 'number' ? { mean: entry.dice } : entry.dice;
-    const iou = typeof entry.iou === 'number' ? { mean: entry.iou } : entry.iou;
-    rows.push({
-      dataset,
-      split: entry.split ?? '',
-      n: dice?.n ?? entry.n ?? null,
-      dice: dice?.mean ?? null,
-      diceLow: dice?.ci_low ?? null,
-      diceHigh: dice?.ci_high ?? null,
-      iou: iou?.mean ?? null,
-    });
-  }
-  return rows;
+/** The version's `evaluations`: only those of my teams (the server shows no one else's), newest first. */
+function metricRows(model: ModelVersion): MetricRow[] {
+  return (model.evaluations ?? []).map((e: Evaluation) => {
+    const metrics = e.metrics && typeof e.metrics === 'object' ? (e.metrics as { dice?: Stat; iou?: Stat }) : {};
+    return {
+      dataset: e.dataset,
+      datasetName: e.dataset_name,
+      split: e.split,
+      n: metrics.dice?.n ?? null,
+      dice: metrics.dice?.mean ?? null,
+      diceLow: metrics.dice?.ci_low ?? null,
+      diceHigh: metrics.dice?.ci_high ?? null,
+      iou: metrics.iou?.mean ?? null,
+      job: e.job,
+    };
+  });
 }
 
 function pct(v: number | null): string {
@@ -66,9 +63,13 @@ function pct(v: number | null): string {
 }
 
 function bestDice(m: ModelVersion): string {
-  const rows = metricRows(m.metrics).filter((r) => r.dice !== null);
-  if (!rows.length) return '—';
-  return rows.map((r) => `${r.dataset}: ${pct(r.dice)}`).join(', ');
+  const latest = new Map<string, MetricRow>(); // newest first: the latest result per dataset and split
+  for (const r of metricRows(m)) {
+    const key = `${r.dataset}/${r.split}`;
+    if (r.dice !== null && !latest.has(key)) latest.set(key, r);
+  }
+  if (!latest.size) return '—';
+  return [...latest.values()].map((r) => `${r.datasetName}: ${pct(r.dice)}`).join(', ');
 }
 
 function paramCount(m: ModelVersion): string {
@@ -257,7 +258,7 @@ function lineageSection(model: ModelVersion, chain: (ModelVersion | number)[], c
 }
 
 function metricsSection(model: ModelVersion): HTMLElement {
-  const rows = metricRows(model.metrics);
+  const rows = metricRows(model);
   const metrics = model.metrics && typeof model.metrics === 'object' ? (model.metrics as Record<string, unknown>) : {};
   const distill = metrics.distillation as { best_val_loss?: number; best_epoch?: number } | undefined;
   return h(
@@ -268,7 +269,7 @@ function metricsSection(model: ModelVersion): HTMLElement {
       ? h(
           'table',
           { class: 'studio-table', id: 'model-metrics-table' },
-          h('thead', {}, h('tr', {}, ...['Dataset', 'Split', 'Images', 'Dice % (95% CI)', 'IoU %'].map((t) => h('th', {}, t)))),
+          h('thead', {}, h('tr', {}, ...['Dataset', 'Split', 'Images', 'Dice % (95% CI)', 'IoU %', 'Job'].map((t) => h('th', {}, t)))),
           h(
             'tbody',
             {},
@@ -276,16 +277,18 @@ function metricsSection(model: ModelVersion): HTMLElement {
               h(
                 'tr',
                 { 'data-dataset': r.dataset },
-                h('td', {}, r.dataset),
+                h('td', {}, h('a', { href: `#/datasets/${r.dataset}` }, r.datasetName)),
                 h('td', {}, r.split || '—'),
                 h('td', { class: 'num' }, r.n ?? '—'),
                 h('td', { class: 'num' }, `${pct(r.dice)}${r.diceLow !== null && r.diceHigh !== null ? ` [${pct(r.diceLow)}, ${pct(r.diceHigh)}]` : ''}`),
                 h('td', { class: 'num' }, pct(r.iou)),
+                h('td', {}, r.job !== null ? h('a', { href: `#/jobs/${r.job}` }, `#${r.job}`) : '—'),
               ),
             ),
           ),
         )
-      : h('p', { class: 'muted', id: 'model-no-metrics' }, 'Not evaluated yet: start an evaluation to compare it on a dataset.'),
+      : h('p', { class: 'muted', id: 'model-no-metrics' }, 'Not evaluated by your teams yet: start an evaluation to compare it on a dataset.'),
+    rows.length ? h('p', { class: 'muted', id: 'model-metrics-scope' }, "Your teams' evaluations only: other teams' results on this version are private to them.") : null,
     distill ? h('p', { id: 'model-distillation' }, `Distillation: best validation loss ${formatNumber(distill.best_val_loss)} at epoch ${distill.best_epoch ?? '—'}.`) : null,
   );
 }
