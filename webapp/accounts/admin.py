@@ -11,9 +11,23 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "created_at")
+    list_display = ("name", "storage_quota_gb", "storage_used", "created_at")
     search_fields = ("name",)
+    fields = ("name", "storage_quota_gb", "storage_used")
+    readonly_fields = ("storage_used",)
     inlines = [MembershipInline]
+
+    @admin.display(description="storage used")
+    def storage_used(self, team: Team) -> str:
+        """What the team stores, of which quota (its own, else the default): webapp/datasets/services/quota.py."""
+        if team.pk is None:
+            return "—"
+        from webapp.datasets.services import quota
+
+        usage = quota.usage(team)
+        limit = "unlimited" if usage.quota is None else f"of {quota.format_bytes(usage.quota)}"
+        source = "" if usage.quota_source == "team" else " (deployment default)"
+        return f"{quota.format_bytes(usage.used)} {limit}{source}"
 
 
 @admin.register(Membership)

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
 class Team(models.Model):
     name = models.CharField(max_length=200, unique=True)
+    #: The team's own storage quota; ``None`` = the deployment's (``KDSAM_TEAM_STORAGE_QUOTA_GB``). What counts and
+    #: where it is enforced: webapp/datasets/services/quota.py.
+    storage_quota_gb = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        verbose_name="storage quota (GB)",
+        help_text="Stored bytes the team may hold, in GB (1 GB = 1024³ bytes; decimals allowed): its datasets, its "
+        "members' images, its model versions and unfinished uploads. Empty = the deployment default "
+        "(KDSAM_TEAM_STORAGE_QUOTA_GB); 0 = unlimited.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -147,3 +147,22 @@ class DatasetItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} ({self.split})"
+
+
+class StoredFile(models.Model):
+    """The size of one file under MEDIA_ROOT, so a team's storage is a query, not a walk over the disk.
+
+    Keyed by the path the rows referencing the file hold (``DatasetItem.image_file``, ``Image.file``,
+    ``ModelVersion.checkpoint``, …). The files are immutable (most are content-addressed), so a size is
+    recorded once: when a thumbnail is made, else the first time a team's usage counts the file
+    (webapp/datasets/services/quota.py; an import counts its files before its dataset is committed), and for
+    the files older than this table by migration 0005. A row says nothing about who holds the file: usage
+    counts the rows a team's own rows reference.
+    """
+
+    path = models.CharField(max_length=500, unique=True, help_text="Relative to MEDIA_ROOT.")
+    size = models.BigIntegerField(help_text="Bytes (0 when the file was missing when it was recorded).")
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.size} bytes)"

@@ -322,3 +322,29 @@ class DatasetItemPageSerializer(serializers.Serializer):
     page = serializers.IntegerField()
     page_size = serializers.IntegerField()
     results = DatasetItemSerializer(many=True)
+
+
+class TeamStorageSerializer(serializers.Serializer):
+    """A team's stored bytes and its storage quota (webapp/datasets/services/quota.py says what counts)."""
+
+    team = serializers.IntegerField(source="team.pk")
+    team_name = serializers.CharField(source="team.name")
+    used_bytes = serializers.IntegerField(source="used", help_text="datasets + images + models + uploads.")
+    quota_bytes = serializers.IntegerField(source="quota", allow_null=True, help_text="null = unlimited.")
+    remaining_bytes = serializers.IntegerField(
+        source="remaining", allow_null=True, help_text="What still fits (0 when over the quota); null = unlimited."
+    )
+    quota_source = serializers.ChoiceField(
+        choices=["team", "default"],
+        help_text="team: the team's own quota (Django admin); default: KDSAM_TEAM_STORAGE_QUOTA_GB.",
+    )
+    datasets_bytes = serializers.IntegerField(
+        source="parts.datasets", help_text="Images, masks and thumbnails of the team's datasets."
+    )
+    images_bytes = serializers.IntegerField(
+        source="parts.images", help_text="Images the team's members uploaded (with DICOM copies and embeddings)."
+    )
+    models_bytes = serializers.IntegerField(source="parts.models", help_text="Files of the team's model versions.")
+    uploads_bytes = serializers.IntegerField(
+        source="parts.uploads", help_text="Declared sizes of unfinished uploads (reserved until settled)."
+    )

@@ -2,7 +2,8 @@
 
 One file per content, shared by every dataset (and item) holding the same bytes. Files are written
 to a temporary name in the target folder and renamed, so a reader never sees half a file. A file is
-removed only when no :class:`DatasetItem` references it any more.
+removed only when no :class:`DatasetItem` references it any more. Each file's size is recorded in
+:class:`~webapp.datasets.models.StoredFile` (:func:`record_sizes`), so a team's storage is a query.
 """
 
 from __future__ import annotations
@@ -71,6 +72,31 @@ def thumbnail_rel(sha256: str, kind: str) -> str:
     return f"{conf.THUMBS}/{sha256[:2]}/{sha256}.{kind}{ext}"
 
 
+def record_sizes(rels) -> dict[str, int]:
+    """Record the size of each file in ``rels`` (relative to MEDIA_ROOT; 0 for a missing one) and return them."""
+    from webapp.datasets.models import StoredFile
+
+    sizes = {}
+    for rel in sorted({rel for rel in rels if rel}):
+        try:
+            sizes[rel] = path_of(rel).stat().st_size
+        except OSError:
+            sizes[rel] = 0
+    rows = [StoredFile(path=rel, size=size) for rel, size in sizes.items()]
+    StoredFile.objects.bulk_create(
+        rows, batch_size=500, update_conflicts=True, unique_fields=["path"], update_fields=["size", "recorded_at"]
+    )
+    return sizes
+
+
+def forget_sizes(rels) -> None:
+    from webapp.datasets.models import StoredFile
+
+    rel_list = sorted({rel for rel in rels if rel})
+    for start in range(0, len(rel_list), 500):
+        StoredFile.objects.filter(path__in=rel_list[start : start + 500]).delete()
+
+
 def referenced(rels: set[str]) -> set[str]:
     from django.db.models import Q
 
@@ -95,12 +121,16 @@ def remove_unreferenced(rels) -> int:
     """Delete the object files in ``rels`` (and their thumbnails) that no item references. Returns how many."""
     rels = {rel for rel in rels if rel}
     removed = 0
+    gone = set()
     for rel in sorted(rels - referenced(rels)):
         path = path_of(rel)
         sha = Path(rel).name.split(".")[0]
         for kind in ("image", "mask"):
             path_of(thumbnail_rel(sha, kind)).unlink(missing_ok=True)
+            gone.add(thumbnail_rel(sha, kind))
+        gone.add(rel)
         if path.exists():
             path.unlink()
             removed += 1
+    forget_sizes(gone)
     return removed

@@ -6,6 +6,8 @@ urlpatterns = [
     path("studio/", pages.studio_page, name="studio"),
     path("api/datasets/", views.DatasetListView.as_view(), name="api-datasets"),
     path("api/datasets/import-folder/", views.DatasetFolderImportView.as_view(), name="api-datasets-import-folder"),
+    # each of your teams' stored bytes and storage quota
+    path("api/datasets/storage/", views.TeamStorageView.as_view(), name="api-datasets-storage"),
     # upload sessions: transfer, validation, report, confirmation, import (a dataset exists only once imported)
     path("api/datasets/uploads/", views.DatasetUploadListView.as_view(), name="api-dataset-uploads"),
     path(

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from kdsam_core.datasets.problems import choices_for
 from webapp.accounts.permissions import require_role
-from webapp.accounts.selectors import TRAINING_ROLES
+from webapp.accounts.selectors import TRAINING_ROLES, teams_of
 from webapp.datasets import conf, selectors, services, storage
 from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
 from webapp.datasets.serializers import (
@@ -30,7 +30,9 @@ from webapp.datasets.serializers import (
     DatasetSerializer,
     DatasetUploadSerializer,
     FolderImportSerializer,
+    TeamStorageSerializer,
 )
+from webapp.datasets.services import quota
 from webapp.kdsam_studio import cache_policy
 from webapp.kdsam_studio.api_errors import ApiError, ApiErrorSerializer
 from webapp.kdsam_studio.api_input import query_id, query_int
@@ -97,7 +99,7 @@ def _create_upload(request) -> Response:
 
 _CREATE = {
     "request": DatasetCreateSerializer,
-    "responses": {201: DatasetUploadSerializer, **ERRORS, 507: ApiErrorSerializer},
+    "responses": {201: DatasetUploadSerializer, **ERRORS, 413: ApiErrorSerializer, 507: ApiErrorSerializer},
 }
 
 
@@ -125,6 +127,23 @@ class DatasetListView(APIView):
     )
     def post(self, request):
         return _create_upload(request)
+
+
+class TeamStorageView(APIView):
+    @extend_schema(
+        responses={200: TeamStorageSerializer(many=True), 404: ApiErrorSerializer},
+        operation_id="datasets_storage",
+        parameters=[OpenApiParameter("team", int, required=False, description="Only this team (404 unless a member).")],
+        description="Stored bytes and storage quota of each of your teams (any role). What counts, how shared files "
+        "count and where uploads are refused (413 team_quota_exceeded): docs/api-datasets.md#storage-quota.",
+    )
+    def get(self, request):
+        teams = teams_of(request.user).order_by("name")
+        if (team := query_id(request.query_params, "team")) is not None:
+            teams = teams.filter(pk=team)
+            if not teams.exists():
+                raise Http404("no such team")
+        return Response(TeamStorageSerializer([quota.usage(t) for t in teams], many=True).data)
 
 
 class DatasetUploadListView(APIView):
@@ -162,7 +181,7 @@ class DatasetFolderImportView(APIView):
 
     @extend_schema(
         request=FolderImportSerializer,
-        responses={201: DatasetUploadSerializer, **ERRORS},
+        responses={201: DatasetUploadSerializer, **ERRORS, 413: ApiErrorSerializer},
         operation_id="datasets_import_folder",
     )
     def post(self, request):
@@ -276,7 +295,7 @@ class DatasetUploadConfirmView(APIView):
 
     @extend_schema(
         request=ConfirmSerializer,
-        responses={200: DatasetUploadSerializer, **ERRORS, 409: ApiErrorSerializer},
+        responses={200: DatasetUploadSerializer, **ERRORS, 409: ApiErrorSerializer, 413: ApiErrorSerializer},
         operation_id="datasets_upload_confirm",
     )
     def post(self, request, upload_id: int):

@@ -196,22 +196,27 @@ def upload_image(owner, name: str, content: bytes, model_version: int | None = N
     """Store a validated image and queue its embedding (or reuse one of identical content).
 
     ``model_version``: a published version picked by the user; the active version by default.
-    Nothing is written when validation fails; a failure after the file is written removes it.
+    Nothing is written when validation fails or the image does not fit in the storage quota of one of the
+    owner's teams (413 ``team_quota_exceeded``); a failure after the file is written removes it.
     """
     version = upload_model_version(owner, model_version)
     checked = check_image_bytes(name, content)
     digest = hashlib.sha256(checked.content).hexdigest()
     path = f"images/{digest[:2]}/{digest}.{checked.extension}"
+    dicom_path = ""
+    if checked.dicom is not None:
+        dicom_path = f"dicom/{digest[:2]}/{hashlib.sha256(checked.dicom).hexdigest()}.dcm"
+    from webapp.datasets.services import quota  # 413 team_quota_exceeded before anything is written
+
+    files = {path: len(checked.content), dicom_path: len(checked.dicom or b"")}
+    quota.ensure_room_for_image(owner, files, what=PurePath(name).name)
     created: list[str] = []
     if not default_storage.exists(path):
         default_storage.save(path, ContentFile(checked.content))
         created.append(path)
-    dicom_path = ""
-    if checked.dicom is not None:
-        dicom_path = f"dicom/{digest[:2]}/{hashlib.sha256(checked.dicom).hexdigest()}.dcm"
-        if not default_storage.exists(dicom_path):
-            default_storage.save(dicom_path, ContentFile(checked.dicom))
-            created.append(dicom_path)
+    if checked.dicom is not None and not default_storage.exists(dicom_path):
+        default_storage.save(dicom_path, ContentFile(checked.dicom))
+        created.append(dicom_path)
     try:
         with transaction.atomic():
             image = Image.objects.create(

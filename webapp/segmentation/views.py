@@ -43,7 +43,7 @@ class ImageListView(APIView):
 
     @extend_schema(
         request=ImageUploadSerializer,
-        responses={201: ImageSerializer, 400: ApiErrorSerializer},
+        responses={201: ImageSerializer, 400: ApiErrorSerializer, 413: ApiErrorSerializer},
         operation_id="images_upload",
     )
     def post(self, request):

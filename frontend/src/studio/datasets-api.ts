@@ -14,9 +14,10 @@ import type {
   DatasetUpload,
   Session,
   TeamMembership,
+  TeamStorage,
 } from '../api-types';
 
-export type { ConfirmRequest, Dataset, DatasetCreateRequest, DatasetItemPage, DatasetReport, DatasetUpload, TeamMembership };
+export type { ConfirmRequest, Dataset, DatasetCreateRequest, DatasetItemPage, DatasetReport, DatasetUpload, TeamMembership, TeamStorage };
 export type UploadState = DatasetUpload['state'];
 export type Split = 'train' | 'val' | 'test';
 
@@ -29,6 +30,11 @@ export class DatasetsApi extends HttpClient {
 
   teams(): Promise<TeamMembership[]> {
     return this.json('/api/teams/');
+  }
+
+  /** Stored bytes and storage quota of each of your teams (`team`: only that one; 404 unless a member). */
+  storage(team?: number): Promise<TeamStorage[]> {
+    return this.json(team === undefined ? '/api/datasets/storage/' : `/api/datasets/storage/?team=${team}`);
   }
 
   // -- datasets (imported) ----------------------------------------------------------------------

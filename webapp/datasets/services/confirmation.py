@@ -6,6 +6,7 @@ from django.db import transaction
 
 from kdsam_core.datasets.problems import SKIPPABLE_CHOICES
 from webapp.datasets.models import DatasetUpload
+from webapp.datasets.services import quota
 from webapp.datasets.services.errors import DatasetRejected
 from webapp.datasets.services.options import split_options
 from webapp.datasets.services.queueing import enqueue_import
@@ -51,6 +52,8 @@ def confirm(
         raise DatasetRejected(
             "nothing_to_import", "With these choices every image would be skipped; skip fewer problems.", field="skip"
         )
+    # what the import adds is known once it has stored the files (run_import checks it): here, whether anything fits
+    quota.ensure_room(upload.team, 0, what=f"importing {upload.name}", exclude_upload=upload.pk)
     with transaction.atomic():
         locked = DatasetUpload.objects.select_for_update().get(pk=upload.pk)
         if locked.state != State.AWAITING_CONFIRMATION:

@@ -19,8 +19,11 @@ from kdsam_core.datasets import assign_splits, open_dataset
 from kdsam_core.datasets.problems import describe_blocking
 from kdsam_core.datasets.sample import Sample
 from kdsam_core.datasets.validate import default_workers
+from webapp.accounts.models import Team
 from webapp.datasets import conf, storage
 from webapp.datasets.models import Dataset, DatasetItem, DatasetUpload
+from webapp.datasets.services import quota
+from webapp.datasets.services.errors import DatasetRejected
 from webapp.datasets.services.sample_files import store_sample
 from webapp.datasets.services.sessions import Progress, State, discard_archive, source_of
 from webapp.datasets.services.validation import check_all, public_text
@@ -108,8 +111,9 @@ def _create_dataset(upload: DatasetUpload, items: list[DatasetItem]) -> Dataset:
 def run_import(upload_id: int) -> DatasetUpload | None:
     """Copy the confirmed samples into storage, then create the dataset and its items in one transaction.
 
-    On any error or a cancellation nothing stays: no dataset row, no item; the object files this import
-    created are removed (unless another dataset references them meanwhile) and so is the staged archive.
+    On any error, a cancellation or when what it adds does not fit in the team's storage quota
+    (services/quota.py) nothing stays: no dataset row, no item; the object files this import created are
+    removed (unless another dataset references them meanwhile) and so is the staged archive.
     The upload session keeps the state (``failed``/``cancelled``) and the reason.
     """
     upload = DatasetUpload.objects.filter(pk=upload_id).first()
@@ -148,7 +152,12 @@ def run_import(upload_id: int) -> DatasetUpload | None:
                 locked = DatasetUpload.objects.select_for_update().filter(pk=upload_id).first()
                 if locked is None or locked.state != State.IMPORTING:
                     raise ImportCancelled()
+                team = Team.objects.select_for_update().get(pk=locked.team_id)  # one quota check at a time per team
+                before = quota.usage(team, exclude_upload=upload_id)
                 locked.dataset = _create_dataset(locked, items)
+                # the exact bytes the team gains (files it already holds cost nothing); over the quota: roll back
+                after = quota.usage(team, exclude_upload=upload_id)
+                quota.ensure_added_fits(before, after, what=f"the import of {locked.name}")
                 locked.state = State.IMPORTED
                 locked.progress_stage, locked.progress_done, locked.progress_total = "done", len(items), len(items)
                 locked.error = ""
@@ -163,6 +172,8 @@ def run_import(upload_id: int) -> DatasetUpload | None:
                     store_sample(sample, item.split, [])
     except ImportCancelled:
         outcome, reason = State.CANCELLED, ""
+    except DatasetRejected as error:  # the team's storage quota
+        outcome, reason = State.FAILED, f"The import was rolled back: {error.message}"
     except Exception as error:
         log.exception("import of dataset upload %s failed", upload_id)
         outcome = State.FAILED

@@ -47,4 +47,5 @@ def thumbnail(item: DatasetItem, kind: str) -> Path:
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
     tmp.write_bytes(data.getvalue())
     os.replace(tmp, path)
+    storage.record_sizes([rel])  # counts toward the storage of every team holding the item (services/quota.py)
     return path

@@ -8,9 +8,12 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 
+from webapp.accounts.models import Team
 from webapp.datasets import conf, storage
 from webapp.datasets.models import DatasetUpload
+from webapp.datasets.services import quota
 from webapp.datasets.services.errors import DatasetRejected
 from webapp.datasets.services.options import split_options
 from webapp.datasets.services.queueing import enqueue_validation
@@ -79,31 +82,35 @@ def create_upload(
 ) -> DatasetUpload:
     """Start a chunked upload of an archive of ``size`` bytes (nothing is validated until it is complete).
 
-    Creates the upload session only: no dataset exists until the import succeeds.
+    Creates the upload session only: no dataset exists until the import succeeds. Its declared ``size`` must fit
+    in the team's storage quota (413 ``team_quota_exceeded``); it is reserved until the session is settled.
     """
     suffix = _admit_archive(filename, size)
     seed, fractions = split_options(format, seed, ratios)
     rel = f"{conf.UPLOADS}/{uuid.uuid4().hex}{suffix}"
-    storage.path_of(rel).parent.mkdir(parents=True, exist_ok=True)
-    storage.path_of(rel).touch()
-    try:
-        return DatasetUpload.objects.create(
-            team_id=team_id,
-            name=name.strip()[:200] or Path(filename).name,
-            description=description or "",
-            created_by=user,
-            state=State.UPLOADING,
-            requested_format=format or "",
-            mask_label=mask_label,
-            original_filename=Path(filename).name[:255],
-            upload_path=rel,
-            upload_size=size,
-            split_seed=seed,
-            split_ratios=fractions,
-        )
-    except BaseException:
-        storage.path_of(rel).unlink(missing_ok=True)
-        raise
+    with transaction.atomic():
+        team = Team.objects.select_for_update().get(pk=team_id)  # one quota check at a time per team
+        quota.ensure_room(team, size, what=Path(filename).name, field="size")
+        storage.path_of(rel).parent.mkdir(parents=True, exist_ok=True)
+        storage.path_of(rel).touch()
+        try:
+            return DatasetUpload.objects.create(
+                team_id=team_id,
+                name=name.strip()[:200] or Path(filename).name,
+                description=description or "",
+                created_by=user,
+                state=State.UPLOADING,
+                requested_format=format or "",
+                mask_label=mask_label,
+                original_filename=Path(filename).name[:255],
+                upload_path=rel,
+                upload_size=size,
+                split_seed=seed,
+                split_ratios=fractions,
+            )
+        except BaseException:
+            storage.path_of(rel).unlink(missing_ok=True)
+            raise
 
 
 def create_folder_import(
@@ -142,6 +149,7 @@ def create_folder_import(
             field="path",
         )
     seed, fractions = split_options(format, seed, ratios)
+    quota.ensure_room(Team.objects.get(pk=team_id), 0, what=f"importing {source.name}", field="path")
     upload = DatasetUpload.objects.create(
         team_id=team_id,
         name=name.strip()[:200] or source.name,

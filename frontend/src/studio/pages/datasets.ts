@@ -4,7 +4,7 @@
  * A dataset exists only once its import succeeded; everything before is its upload session.
  */
 import { errorMessage } from '../../api';
-import type { Dataset, DatasetItemPage, DatasetReport, DatasetUpload, DatasetsApi, Split, UploadState } from '../datasets-api';
+import type { Dataset, DatasetItemPage, DatasetReport, DatasetUpload, DatasetsApi, Split, TeamStorage, UploadState } from '../datasets-api';
 import { h } from '../dom';
 import {
   formatBytes,
@@ -16,6 +16,7 @@ import {
 } from '../progress';
 import { actionText, confirmBody, groupProblems, importedCount } from '../report';
 import type { RouteContext, Router } from '../router';
+import { storageSection, storageText } from '../storage';
 import { uploadArchive } from '../upload';
 import { jobFormPath } from './job-form';
 
@@ -57,8 +58,13 @@ async function renderList(ctx: RouteContext, api: DatasetsApi): Promise<void> {
   view.append(
     h('div', { class: 'studio-bar' }, h('h2', {}, 'Datasets'), h('a', { class: 'button', href: '#/datasets/upload', id: 'upload-link' }, 'Upload a dataset')),
   );
-  const [datasets, uploads] = await Promise.all([api.list(), api.uploads().catch(() => [] as DatasetUpload[])]);
+  const [datasets, uploads, storage] = await Promise.all([
+    api.list(),
+    api.uploads().catch(() => [] as DatasetUpload[]),
+    api.storage().catch(() => [] as TeamStorage[]),
+  ]);
   if (!ctx.isActive()) return;
+  if (storage.length) view.append(storageSection(storage));
   if (datasets.length === 0) {
     view.append(h('p', { class: 'muted', id: 'dataset-list-empty' }, 'No datasets yet. Upload one as a .zip or .tar.gz archive, as you downloaded it.'));
   } else {
@@ -126,6 +132,15 @@ async function renderUpload(ctx: RouteContext, api: DatasetsApi, opts: DatasetPa
     return;
   }
   const team = h('select', { id: 'upload-team', name: 'team' }, ...teams.map((t) => h('option', { value: t.id }, t.name)));
+  const storage = new Map((await api.storage().catch(() => [] as TeamStorage[])).map((u) => [u.team, u]));
+  if (!ctx.isActive()) return;
+  const teamStorage = h('span', { id: 'upload-team-storage', class: 'muted' });
+  const showStorage = () => {
+    const usage = storage.get(Number(team.value));
+    teamStorage.textContent = usage ? storageText(usage) : '';
+  };
+  team.addEventListener('change', showStorage);
+  showStorage();
   const name = h('input', { id: 'upload-name', name: 'name', type: 'text', maxlength: 200, placeholder: 'defaults to the file name' });
   const description = h('textarea', { id: 'upload-description', name: 'description', rows: 2, maxlength: 5000, placeholder: 'optional' });
   const file = h('input', { id: 'upload-file', name: 'file', type: 'file', accept: ARCHIVE_ACCEPT, required: true });
@@ -133,7 +148,7 @@ async function renderUpload(ctx: RouteContext, api: DatasetsApi, opts: DatasetPa
   const form = h(
     'form',
     { id: 'dataset-upload-form', class: 'studio-form' },
-    h('label', {}, 'Team ', team),
+    h('label', {}, 'Team ', team, ' ', teamStorage),
     h('label', {}, 'Name ', name),
     h('label', {}, 'Description ', description),
     h('label', {}, 'Archive ', file),
