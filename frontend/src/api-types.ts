@@ -153,6 +153,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasets/storage/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Stored bytes and storage quota of each of your teams (any role). What counts, how shared files count and where uploads are refused (413 team_quota_exceeded): docs/api-datasets.md#storage-quota. */
+        get: operations["datasets_storage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/datasets/uploads/": {
         parameters: {
             query?: never;
@@ -863,6 +880,19 @@ export interface components {
          * @enum {string}
          */
         DatasetUploadStateEnum: "uploading" | "validating" | "awaiting_confirmation" | "importing" | "imported" | "failed" | "cancelled";
+        /** @description One team's Dice/IoU of a version on one of its datasets; shown to the team's members only. */
+        Evaluation: {
+            readonly id: number;
+            team: number;
+            dataset: number;
+            dataset_name: string;
+            readonly split: string;
+            readonly protocol: unknown;
+            readonly metrics: unknown;
+            job: number | null;
+            /** Format: date-time */
+            readonly created_at: string;
+        };
         /**
          * @description * `skip` - skip
          *     * `keep_duplicates` - keep_duplicates
@@ -1040,8 +1070,9 @@ export interface components {
             /** Format: double */
             readonly mask_threshold: number;
             readonly parameters: unknown;
-            /** @description Evaluation results (Dice, IoU per dataset). */
+            /** @description Training metrics of the job that made it. */
             readonly metrics: unknown;
+            readonly evaluations: components["schemas"]["Evaluation"][];
             parent: number | null;
             readonly teacher: string;
             readonly training_data: unknown;
@@ -1089,6 +1120,12 @@ export interface components {
             points?: number[][];
             box?: number[] | null;
         };
+        /**
+         * @description * `team` - team
+         *     * `default` - default
+         * @enum {string}
+         */
+        QuotaSourceEnum: "team" | "default";
         Ratios: {
             /** Format: double */
             train: number;
@@ -1115,6 +1152,8 @@ export interface components {
         };
         Session: {
             user: components["schemas"]["SessionUser"];
+            /** @description Opaque key of this session; the app names its Cache Storage after it. New at every sign-in. */
+            cache_key: string;
         };
         SessionUser: {
             username: string;
@@ -1167,6 +1206,32 @@ export interface components {
             id: number;
             name: string;
             role: string;
+        };
+        /** @description A team's stored bytes and its storage quota (webapp/datasets/services/quota.py says what counts). */
+        TeamStorage: {
+            team: number;
+            team_name: string;
+            /** @description datasets + images + models + uploads. */
+            used_bytes: number;
+            /** @description null = unlimited. */
+            quota_bytes: number | null;
+            /** @description What still fits (0 when over the quota); null = unlimited. */
+            remaining_bytes: number | null;
+            /**
+             * @description team: the team's own quota (Django admin); default: KDSAM_TEAM_STORAGE_QUOTA_GB.
+             *
+             *     * `team` - team
+             *     * `default` - default
+             */
+            quota_source: components["schemas"]["QuotaSourceEnum"];
+            /** @description Images, masks and thumbnails of the team's datasets. */
+            datasets_bytes: number;
+            /** @description Images the team's members uploaded (with DICOM copies and embeddings). */
+            images_bytes: number;
+            /** @description Files of the team's model versions. */
+            models_bytes: number;
+            /** @description Declared sizes of unfinished uploads (reserved until settled). */
+            uploads_bytes: number;
         };
         /** @description kdsam_core's DatasetReport (docs/datasets.md). */
         ValidationReport: {
@@ -1226,6 +1291,7 @@ export type DatasetReport = components['schemas']['DatasetReport'];
 export type DatasetStateEnum = components['schemas']['DatasetStateEnum'];
 export type DatasetUpload = components['schemas']['DatasetUpload'];
 export type DatasetUploadStateEnum = components['schemas']['DatasetUploadStateEnum'];
+export type Evaluation = components['schemas']['Evaluation'];
 export type FieldEnum = components['schemas']['FieldEnum'];
 export type FolderImportRequest = components['schemas']['FolderImportRequest'];
 export type FormatEnum = components['schemas']['FormatEnum'];
@@ -1246,6 +1312,7 @@ export type Problem = components['schemas']['Problem'];
 export type Progress = components['schemas']['Progress'];
 export type Prompts = components['schemas']['Prompts'];
 export type PromptsRequest = components['schemas']['PromptsRequest'];
+export type QuotaSourceEnum = components['schemas']['QuotaSourceEnum'];
 export type Ratios = components['schemas']['Ratios'];
 export type RatiosRequest = components['schemas']['RatiosRequest'];
 export type Rle = components['schemas']['Rle'];
@@ -1258,6 +1325,7 @@ export type SplitCounts = components['schemas']['SplitCounts'];
 export type SplitEnum = components['schemas']['SplitEnum'];
 export type StatusEnum = components['schemas']['StatusEnum'];
 export type TeamMembership = components['schemas']['TeamMembership'];
+export type TeamStorage = components['schemas']['TeamStorage'];
 export type ValidationReport = components['schemas']['ValidationReport'];
 export type WeightsEnum = components['schemas']['WeightsEnum'];
 export type $defs = Record<string, never>;
@@ -1322,6 +1390,14 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1640,6 +1716,44 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    datasets_storage: {
+        parameters: {
+            query?: {
+                /** @description Only this team (404 unless a member). */
+                team?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamStorage"][];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
         };
     };
     datasets_uploads_list: {
@@ -1704,6 +1818,14 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1910,6 +2032,14 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
         };
     };
     datasets_upload_report: {
@@ -2079,6 +2209,14 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,6 +12,8 @@ import { Viewer } from './viewer';
 import { BrowserEncoder } from './encoder';
 import { LocalImages, PrivacyUi } from './privacy';
 import { getPrivacyConfig } from './privacy-api';
+import { loadSession } from './signed-in';
+import { mountSignOut } from './sign-out';
 
 function $<T extends HTMLElement>(selector: string): T {
   const el = document.querySelector<T>(selector);
@@ -69,9 +71,10 @@ async function main(): Promise<void> {
     },
   });
 
-  // 1. who is logged in
+  // 1. who is logged in; the browser's caches are this session's (session-caches.ts)
+  mountSignOut($<HTMLButtonElement>('#sign-out-button'), showError);
   try {
-    const session = await api.getSession();
+    const session = await loadSession(() => api.getSession());
     $('#user-name').textContent = session.user.username;
   } catch (err) {
     if ((err as { status?: number }).status === 403) {

@@ -8,15 +8,15 @@
  *   default server).
  * - Local images: a PNG/JPEG/BMP file is decoded here (createImageBitmap, no
  *   colour-space conversion), hashed (SHA-256 of the file bytes), embedded in
- *   the encoder worker and the embedding kept in Cache Storage under
- *   hash + encoder version. The viewer then opens it like a server image (a
+ *   the encoder worker and the embedding kept in the session's Cache Storage
+ *   (session-caches.ts) under hash + encoder version. The viewer then opens it like a server image (a
  *   negative id, never sent to the server) and the decoder flow is unchanged.
  * - Masks of local images are never saved on the server: the viewer says so and
  *   the user downloads them (PNG mask, COCO RLE JSON) from the browser.
  */
 import type { ImageObject, ModelVersion } from './api-types';
 import type { BrowserEncoder, EncoderInfo } from './encoder';
-import { EMBEDDING_CACHE_NAME } from './embedding-cache';
+import { sessionCaches, type SessionCaches } from './session-caches';
 import type { PrivacyConfig, PrivacySetting } from './privacy-api';
 import { rleEncode } from './rle';
 
@@ -170,7 +170,7 @@ export class LocalImages implements LocalImageSource {
   constructor(
     private readonly encoder: BrowserEncoder,
     private readonly config: () => PrivacyConfig | null,
-    private readonly storage: CacheStorage | null = typeof caches === 'undefined' ? null : caches,
+    private readonly storage: Pick<SessionCaches, 'openEmbeddings'> = sessionCaches,
     private readonly onTiming?: (t: { preprocessMs: number; runMs: number; info: EncoderInfo }) => void,
   ) {}
 
@@ -235,7 +235,7 @@ export class LocalImages implements LocalImageSource {
 
   private async embed(bitmap: ImageBitmap, image: ImageObject, config: PrivacyConfig): Promise<{ buffer: ArrayBuffer; source: 'cache' | 'browser' }> {
     const key = browserEmbeddingKey(image.sha256, config.encoder_version!);
-    const cache = await this.storage?.open(EMBEDDING_CACHE_NAME).catch(() => null);
+    const cache = await this.storage.openEmbeddings();
     const hit = await cache?.match(key).catch(() => undefined);
     if (hit) {
       bitmap.close();

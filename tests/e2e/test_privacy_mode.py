@@ -18,7 +18,9 @@ from tests.e2e.test_segment_in_browser import READ_MASK
 pytestmark = pytest.mark.e2e
 
 READ_BROWSER_EMBEDDING = """async () => {
-  const cache = await caches.open('kdsam-embeddings-v1');
+  const names = (await caches.keys()).filter((n) => n.startsWith('kdsam-embeddings-'));  // the session's
+  if (names.length !== 1) return {count: -names.length};
+  const cache = await caches.open(names[0]);
   const keys = (await cache.keys()).filter((r) => r.url.includes('/browser-embeddings/'));
   if (keys.length !== 1) return {count: keys.length};
   const bytes = new Uint8Array(await (await cache.match(keys[0])).arrayBuffer());

@@ -8,6 +8,9 @@ class SessionUserSerializer(serializers.Serializer):
 
 class SessionSerializer(serializers.Serializer):
     user = SessionUserSerializer()
+    cache_key = serializers.CharField(
+        help_text="Opaque key of this session; the app names its Cache Storage after it. New at every sign-in."
+    )
 
 
 class TeamMembershipSerializer(serializers.Serializer):

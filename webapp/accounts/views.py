@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.accounts import throttling
+from webapp.accounts.browser_cache import cache_key_of
 from webapp.accounts.selectors import memberships_of
 from webapp.accounts.serializers import SessionSerializer, TeamMembershipSerializer
 
@@ -28,7 +29,8 @@ class LogoutView(auth_views.LogoutView):
 
     ``Clear-Site-Data`` removes the HTTP cache and Cache Storage (where the viewer keeps embeddings),
     so a shared workstation keeps no patient data of the user who signed out. Browsers honour it on
-    HTTPS and on localhost.
+    HTTPS and on localhost; the app does not rely on it: it deletes its own caches before it signs out
+    and, when a session begins, those of every other session (frontend/src/session-caches.ts).
     """
 
     def post(self, request, *args, **kwargs):
@@ -40,7 +42,8 @@ class LogoutView(auth_views.LogoutView):
 class SessionView(APIView):
     @extend_schema(responses=SessionSerializer, operation_id="session")
     def get(self, request):
-        return Response(SessionSerializer({"user": request.user}).data)
+        session = {"user": request.user, "cache_key": cache_key_of(request.session)}
+        return Response(SessionSerializer(session).data)
 
 
 class TeamListView(APIView):

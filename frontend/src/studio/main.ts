@@ -9,6 +9,8 @@ import { DatasetsApi } from './datasets-api';
 import { registerDatasetRoutes } from './pages/datasets';
 import { registerJobRoutes, registerModelRoutes } from './pages/jobs';
 import { Router, mountRouter } from './router';
+import { loadSession } from '../signed-in';
+import { mountSignOut } from '../sign-out';
 
 function $<T extends HTMLElement>(selector: string): T {
   const el = document.querySelector<T>(selector);
@@ -43,7 +45,8 @@ mountRouter(router, {
   onError: (err) => showError(errorMessage(err)),
 });
 
-api.session().then(
+mountSignOut($<HTMLButtonElement>('#sign-out-button'), showError);
+loadSession(() => api.session()).then(
   (session) => {
     $('#user-name').textContent = session.user.username;
     document.body.dataset.studioState = 'ready';
