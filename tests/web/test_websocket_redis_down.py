@@ -19,6 +19,7 @@ from channels.testing import WebsocketCommunicator
 from webapp.kdsam_studio import embedded_redis
 from webapp.kdsam_studio.asgi import application
 from webapp.kdsam_studio.config import redis_channel_layer
+from webapp.kdsam_studio.websockets import ClosesWhenChannelLayerFails
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,3 +129,35 @@ def test_once_redis_is_back_a_new_socket_receives_image_events_again(real_redis,
 
     assert connected
     assert message["type"] == "image.status" and message["image"]["id"] == image_id
+
+
+class _SendsAfterTheClientLeft:
+    """A consumer stand-in: accepts, then sends to a client that has gone (the server's send raises)."""
+
+    async def __call__(self, scope, receive, send):
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": "status"})
+
+
+class _Probe(ClosesWhenChannelLayerFails, _SendsAfterTheClientLeft):
+    pass
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_client_that_went_away_is_neither_reported_as_a_channel_layer_failure_nor_sent_a_close(caplog):
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    sent = []
+
+    async def send(message):
+        if message["type"] != "websocket.accept":
+            raise ClientDisconnected
+        sent.append(message["type"])
+
+    async def receive():
+        return {"type": "websocket.disconnect", "code": 1001}
+
+    in_own_loop(_Probe()({"type": "websocket", "path": "/ws/images/"}, receive, send))
+
+    assert sent == ["websocket.accept"]
+    assert "channel layer failed" not in caplog.text
