@@ -14,6 +14,7 @@ included.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -108,12 +109,20 @@ class Child:
         self.restart_at: float | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, env=self.env)
+        # A process group of its own, so that what it started goes with it: uvicorn's worker processes hold the
+        # listening socket and outlive a killed parent, which would keep the restarted server off its port.
+        self.process = subprocess.Popen(self.argv, env=self.env, process_group=0)
         self.started_at, self.restart_at = time.monotonic(), None
+
+    def _signal_group(self, signum: int) -> None:
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is empty
+            os.killpg(self.process.pid, signum)
 
     def supervise(self, now: float) -> None:
         """Notice an exit (and schedule the restart), or restart when its delay is over."""
         if self.restart_at is None and self.process is not None and self.process.poll() is not None:
+            self._signal_group(signal.SIGKILL)  # processes it left behind
             delay = self.backoff.next_delay(now - self.started_at)
             print(
                 f"kdsam: {self.name} exited {_exit_reason(self.process.returncode)}; restarting it in {delay:g} s",
@@ -126,7 +135,7 @@ class Child:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            self._signal_group(signal.SIGTERM)
 
     def wait(self, deadline: float) -> None:
         if self.process is None:
@@ -136,6 +145,7 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+        self._signal_group(signal.SIGKILL)
 
 
 class EmbeddedRedisWatch:

@@ -265,6 +265,34 @@ def test_a_killed_embedded_redis_is_restarted_and_the_app_keeps_working(studio):
     assert studio.process.poll() is None
 
 
+@pytest.mark.slow
+def test_a_killed_web_server_is_restarted_and_leaves_none_of_its_processes_behind(studio):
+    web = psutil.Process(studio.children()["web"])
+    old_processes = [web, *web.children(recursive=True)]
+    assert len(old_processes) > 1, "the web server runs its processes under one parent (uvicorn --workers)"
+
+    os.kill(web.pid, signal.SIGKILL)
+
+    wait_for(lambda: studio.children().get("web") not in (None, web.pid), 60, "the web server to restart")
+    wait_for(
+        lambda: not [p for p in old_processes[1:] if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
+        30,
+        "the killed web server's processes to be gone",
+    )
+    assert re.search(r"kdsam: web server exited .*; restarting it in 1 s", studio.log), studio.log[-3000:]
+
+    def answers():
+        try:
+            return studio.session.get(f"{studio.url}/api/session/", timeout=10).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_for(answers, 60, "the restarted web server to answer", interval=0.5)
+    new_web = psutil.Process(studio.children()["web"])
+    assert new_web.children(), "the restarted web server runs its own processes"
+    assert studio.process.poll() is None
+
+
 def test_the_restart_delay_doubles_for_a_child_that_keeps_crashing_up_to_a_cap():
     backoff = Backoff(initial=1, cap=30, reset_after=60)
 
