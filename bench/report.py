@@ -431,50 +431,130 @@ def _server(d: dict) -> str:
     )
 
 
-def _api_load(d: dict) -> str:
-    rows = []
-    for lv in d["levels"]:
-        lat = lv["latency"]
+API_ENDPOINTS = (
+    ("image_detail", "GET /api/images/{id}/"),
+    ("image_file", "GET /api/images/{id}/file/"),
+    ("embedding", "GET /api/images/{id}/embedding/?encoding=quant8-zlib"),
+    ("save_mask", "POST /api/images/{id}/masks/"),
+)
+
+
+def _pcts(e: dict | None) -> str:
+    if not e or not e.get("n"):
+        return "—"
+    return f"{_ms(e['median_ms'])} / {_ms(e['p95_ms'])} / {_ms(e['p99_ms'])}"
+
+
+def _pct(fraction) -> str:
+    return "—" if fraction is None else f"{100 * fraction:.0f} %"
+
+
+def _mb(x) -> str:
+    return "—" if x is None else f"{x / 2**20:.1f} MiB/s"
+
+
+def _api_backend(b: dict) -> list[str]:
+    """One storage backend: levels (rate, errors, CPU), latency per endpoint, nginx anchor, saturation."""
+    rows, lat = [], []
+    for lv in b["levels"]:
+        ws = lv.get("websocket") or {}
+        errs = lv["error_count"]
+        detail = {**lv["errors"], **{f"ws {k}": v for k, v in (ws.get("errors") or {}).items()}}
+        sched, cpu = lv["schedule"], lv["cpu"]
         rows.append(
             [
-                lv["users"],
-                lv["requests_per_s"],
-                lv["flows_per_s"],
-                f"{_ms(lat['flow']['median_ms'])} / {_ms(lat['flow']['p99_ms'])}" if "flow" in lat else "—",
-                f"{_ms(lat['embedding']['median_ms'])} / {_ms(lat['embedding']['p99_ms'])}"
-                if "embedding" in lat
-                else "—",
-                f"{_ms(lat['save_mask']['median_ms'])} / {_ms(lat['save_mask']['p99_ms'])}"
-                if "save_mask" in lat
-                else "—",
-                lv["error_count"]
-                if not lv["errors"]
-                else f"{lv['error_count']} ({', '.join(f'{k}×{v}' for k, v in lv['errors'].items())})",
+                lv["clinicians"],
+                f"{lv['offered_requests_per_s']} → {lv['requests_per_s']}",
+                errs if not detail else f"{errs} ({', '.join(f'{k}×{v}' for k, v in detail.items())})",
+                f"{ws.get('open_at_end', '—')} / {lv['clinicians']}",
+                _ms(cpu.get("server_cpu_ms_per_request")),
+                _pct(cpu.get("machine_busy_fraction")),
+                f"{sched['late_starts']} ({_ms(sched['lateness'].get('p99_ms'))})",
+                _pct(cpu.get("load_generator_cpu_fraction")),
             ]
         )
-    b = d.get("upload_burst", {})
+        nginx = (lv.get("nginx_embedding") or {}).get("endpoints", {}).get("embedding")
+        lat.append(
+            [lv["clinicians"]]
+            + [_pcts(lv["endpoints"].get(name)) for name, _ in API_ENDPOINTS]
+            + [_pcts(nginx), _ms(lv.get("worst_p99_ms"))]
+        )
     text = [
         _table(
             [
                 "clinicians",
-                "requests/s",
-                "flows/s",
-                "flow p50 / p99",
-                "embedding GET p50 / p99",
-                "save mask p50 / p99",
+                "requests/s offered → measured",
                 "errors",
+                "websockets open",
+                "web-tier CPU per request",
+                "machine CPU busy",
+                "late starts (p99 lateness)",
+                "load generator CPU",
             ],
             rows,
-        )
+        ),
+        "",
+        _table(
+            ["clinicians"]
+            + [f"{label} p50 / p95 / p99" for _, label in API_ENDPOINTS]
+            + ["nginx, same file, same rate: p50 / p95 / p99", "worst p99"],
+            lat,
+        ),
     ]
-    if b:
+    sat = b.get("saturation") or {}
+    if sat:
+        prod = sat["product"]["endpoints"].get("embedding", {})
+        ngx = (sat.get("nginx") or {}).get("endpoints", {}).get("embedding", {})
+        gen = [
+            x["cpu"].get("load_generator_cpu_fraction")
+            for x in (sat["product"], sat.get("nginx") or {})
+            if x.get("cpu")
+        ]
         text += [
             "",
+            f"Embedding delivery at saturation ({sat['connections']} closed-loop connections, "
+            f"{sat.get('load_processes', 1)} load processes, {sat['duration_s']:.0f} s each): product "
+            f"{_mb(prod.get('bytes_per_s'))} (p50 {_ms(prod.get('median_ms'))}), nginx "
+            + (
+                f"{_mb(ngx.get('bytes_per_s'))} (p50 {_ms(ngx.get('median_ms'))})"
+                if ngx
+                else (sat.get("nginx") or {}).get("status", "—")
+            )
+            + f" → **ratio {_num(sat.get('ratio'))}**"
+            + (f"; load generator CPU {' / '.join(_pct(g) for g in gen)} of one core" if gen else "")
+            + ".",
+        ]
+    return text
+
+
+def _api_load(d: dict) -> str:
+    if "backends" not in d:  # a result of the closed-loop benchmark this one replaced
+        return "_This result predates the open-loop benchmark: run `python -m bench.run_all --only api_load`._"
+    h = d.get("headline") or {}
+    t = d.get("targets") or {}
+    text = []
+    if h.get("p99_ms_200_clinicians") is not None:
+        text += [
+            f"**Headline (local storage, 200 clinicians): worst endpoint p99 {_ms(h['p99_ms_200_clinicians'])} "
+            f"(target ≤ {t.get('p99_ms_200_clinicians', 300)} ms), {h['errors_200_clinicians']} errors "
+            f"(target {t.get('errors_200_clinicians', 0)}); embedding delivery {_num(h.get('embedding_vs_nginx'))} "
+            f"of nginx's (target ≥ {t.get('embedding_vs_nginx', 0.5)}).**",
+            "",
+        ]
+    for name, b in d["backends"].items():
+        text.append(f"**Storage: {name}.**" + (f" _{b['status']}._" if b.get("status") else ""))
+        text.append("")
+        if b.get("levels"):
+            text += [*_api_backend(b), ""]
+    b = d.get("upload_burst", {})
+    if b:
+        text += [
             f"Upload burst: {b['uploads']} concurrent uploads of new images → {b['accepted']} accepted (201), "
             f"{len(b['failed'])} failed; queue positions reported: {b['queue_positions_seen']}; states right after "
             f"upload: {', '.join(b['states'])}; upload p50 {_ms(b['upload_latency']['median_ms'])}.",
+            "",
         ]
-    text += ["", f"![API load]({PLOTS}/api_load.png)"]
+    text += [f"![API load]({PLOTS}/api_load.png)"]
     return "\n".join(text)
 
 
@@ -619,19 +699,24 @@ def plots(results: Path) -> list[str]:
         plt.close(fig)
         made.append("decoder.png")
     api = _load(results, "api_load")
-    if api and api.get("levels"):
-        lv = api["levels"]
+    local = ((api or {}).get("backends") or {}).get("local") or {}
+    if local.get("levels"):
+        lv = local["levels"]
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.4))
-        users = [x["users"] for x in lv]
-        a1.plot(users, [x["requests_per_s"] for x in lv], "o-")
-        a1.set_xlabel("concurrent clinicians")
+        users = [x["clinicians"] for x in lv]
+        a1.plot(users, [x["offered_requests_per_s"] for x in lv], "k:", label="offered")
+        a1.plot(users, [x["requests_per_s"] for x in lv], "o-", label="measured")
+        a1.set_xlabel("clinicians")
         a1.set_ylabel("requests/s")
-        for key, style in (("median_ms", "o-"), ("p99_ms", "s--")):
-            a2.plot(users, [x["latency"]["flow"][key] for x in lv], style, label=f"flow {key[:-3]}")
-        a2.set_xlabel("concurrent clinicians")
-        a2.set_ylabel("ms per flow (open, file, embedding, save)")
-        a2.legend()
-        fig.suptitle("API under load (loopback)")
+        a1.legend()
+        for name, _ in API_ENDPOINTS:
+            a2.plot(users, [x["endpoints"].get(name, {}).get("p99_ms") for x in lv], "o-", label=name)
+        a2.axhline(300, color="#c44e52", linestyle="--", linewidth=0.8, label="target 300 ms")
+        a2.set_yscale("log")
+        a2.set_xlabel("clinicians")
+        a2.set_ylabel("p99, ms (log)")
+        a2.legend(fontsize=7)
+        fig.suptitle("API under load, open loop (loopback, local storage)")
         fig.tight_layout()
         fig.savefig(out_dir / "api_load.png", dpi=110)
         plt.close(fig)

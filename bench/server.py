@@ -102,7 +102,7 @@ def main(argv=None) -> int:
         NAME,
         args,
         "Upload → first mask and reopen → first mask, through the real server and UI",
-        "Real stack on loopback (daphne + Celery worker, embedded SQLite/Redis, random weights, the "
+        "Real stack on loopback (uvicorn + Celery worker, embedded SQLite/Redis, random weights, the "
         "worker's serving allocator from webapp/run.py), Debian Chromium via Playwright. Upload "
         "(after the app has loaded, its decoder session ready): set the file input, wait for the item "
         "to be ready (embedding), open it, wait for the viewer (image + embedding + decoder session), "
