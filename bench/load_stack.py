@@ -19,13 +19,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bench.common import MALLOC_VARS, REPO_ROOT
 from bench.studio import Client, Studio, free_port
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
@@ -34,26 +32,6 @@ EMBEDDING_CONTENT_TYPE = "application/x-kdsam-embedding"
 
 
 # ------------------------------------------------------------------------------------------------ the stack
-
-
-def studio_env(data_dir: Path, password: str, threads: int | None, extra: dict[str, str]) -> dict[str, str]:
-    """The environment ``python -m webapp.run`` (and the seeding script) get: as :class:`Studio`'s, plus ``extra``."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in MALLOC_VARS and not k.startswith(("DATABASE_URL", "REDIS_URL"))
-    }
-    env.update(
-        {
-            "KDSAM_ENV": "development",
-            "KDSAM_DATA_DIR": str(data_dir),
-            "KDSAM_ADMIN_PASSWORD": password,
-            "KDSAM_WEIGHTS_DIR": str(data_dir / "weights"),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    if threads:
-        env["KDSAM_TORCH_THREADS"] = str(threads)
-    env.update(extra)
-    return env
 
 
 def production_env() -> dict[str, str]:
@@ -71,29 +49,8 @@ class LoadStudio(Studio):
     """:class:`Studio` started with ``extra_env`` on top of its own environment (``KDSAM_ENV`` included)."""
 
     def __init__(self, threads: int | None = None, extra_env: dict[str, str] | None = None) -> None:
-        super().__init__(threads=threads)
-        self.extra_env = dict(extra_env or {})
+        super().__init__(threads=threads, extra_env=extra_env)
         self.https = self.extra_env.get("KDSAM_ENV") == "production"
-        self.env = studio_env(self.data_dir, self.password, self.threads, self.extra_env)
-
-    def __enter__(self) -> LoadStudio:
-        self.log = open(self.data_dir / "studio.log", "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.run", "--port", str(self.port)],
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 240
-        while "KD-SAM Studio is running" not in (self.data_dir / "studio.log").read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                tail = (self.data_dir / "studio.log").read_text()[-3000:]
-                self.__exit__(None, None, None)
-                raise RuntimeError("the studio did not start:\n" + tail)
-            time.sleep(0.3)
-        return self
 
     @property
     def origin(self) -> str:

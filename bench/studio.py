@@ -28,40 +28,50 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Studio:
-    """``with Studio() as s:`` starts web + worker with a temp data dir (embedded SQLite + Redis)."""
+def studio_env(data_dir: Path, password: str, threads: int | None, extra: dict[str, str]) -> dict[str, str]:
+    """The environment of ``python -m webapp.run`` (and of scripts on its data dir): development settings on
+    ``data_dir``, this process's variables without its database, Redis and allocator ones, then ``extra``."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in MALLOC_VARS and not k.startswith(("DATABASE_URL", "REDIS_URL"))
+    }
+    env.update(
+        {
+            "KDSAM_ENV": "development",
+            "KDSAM_DATA_DIR": str(data_dir),
+            "KDSAM_ADMIN_PASSWORD": password,
+            "KDSAM_WEIGHTS_DIR": str(data_dir / "weights"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if threads:
+        env["KDSAM_TORCH_THREADS"] = str(threads)
+    env.update(extra)
+    return env
 
-    def __init__(self, threads: int | None = None) -> None:
+
+class Studio:
+    """``with Studio() as s:`` starts web + worker with a temp data dir (embedded SQLite + Redis).
+
+    ``extra_env`` goes on top of its environment (:func:`studio_env`; the worker's allocator settings come
+    from webapp/run.py).
+    """
+
+    def __init__(self, threads: int | None = None, extra_env: dict[str, str] | None = None) -> None:
         self.data_dir = Path(tempfile.mkdtemp(prefix="kdsam-bench-studio-"))
         self.port = free_port()
         self.password = "bench-" + uuid.uuid4().hex[:12]
         self.url = f"http://127.0.0.1:{self.port}"
         self.threads = threads
+        self.extra_env = dict(extra_env or {})
+        self.env = studio_env(self.data_dir, self.password, threads, self.extra_env)
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Studio:
-        # The server's own environment: the worker's allocator settings come from webapp/run.py.
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in MALLOC_VARS and not k.startswith(("DATABASE_URL", "REDIS_URL"))
-        }
-        env.update(
-            {
-                "KDSAM_ENV": "development",
-                "KDSAM_DATA_DIR": str(self.data_dir),
-                "KDSAM_ADMIN_PASSWORD": self.password,
-                "KDSAM_WEIGHTS_DIR": str(self.data_dir / "weights"),
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        if self.threads:
-            env["KDSAM_TORCH_THREADS"] = str(self.threads)
         self.log = open(self.data_dir / "studio.log", "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "webapp.run", "--port", str(self.port)],
             cwd=REPO_ROOT,
-            env=env,
+            env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
