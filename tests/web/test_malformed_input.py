@@ -213,3 +213,21 @@ def test_a_json_body_nested_deeper_than_the_limit_is_a_400_parse_error(trainer, 
     )
     error = _error(_post_json(trainer, "/api/jobs/", body))
     assert error["code"] == "parse_error" and str(JSONParser.max_depth) in error["message"]
+
+
+# NUL characters: PostgreSQL stores no text containing U+0000 (psycopg raises before the query is sent), so a
+# query parameter holding one is refused up front, naming it. (DRF's CharField refuses them in bodies; Django
+# drops them from uploaded file names.)
+
+
+def test_a_nul_character_in_a_query_parameter_is_a_400_naming_it(trainer, team):
+    error = _error(trainer.get("/api/datasets/", {"state": "ready\x00"}))
+
+    assert (error["code"], error["field"]) == ("invalid_characters", "state")
+    assert "NUL" in error["message"]
+
+
+def test_a_nul_character_in_a_query_parameter_name_is_a_400(trainer, team):
+    error = _error(trainer.get("/api/datasets/?st%00ate=ready"))
+
+    assert error["code"] == "invalid_characters"
