@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -38,6 +38,8 @@ class Studio:
     username: str
     password: str
     data_dir: Path
+    #: the studio's environment (its data dir, and its own database under CI): for management commands on it
+    env: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def _free_port() -> int:
@@ -100,7 +102,7 @@ def studio(tmp_path_factory) -> Studio:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("the studio did not start:\n" + (data_dir / "studio.log").read_text()[-4000:])
             time.sleep(0.3)
-        yield Studio(f"http://127.0.0.1:{port}", "admin", ADMIN_PASSWORD, data_dir)
+        yield Studio(f"http://127.0.0.1:{port}", "admin", ADMIN_PASSWORD, data_dir, env)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

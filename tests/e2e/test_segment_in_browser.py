@@ -64,10 +64,11 @@ def python_mask(page, studio, image: dict, prompt: dict) -> np.ndarray:
 
 def test_upload_click_draws_the_same_mask_as_python_onnxruntime(page, studio):
     log_in(page, studio)
-    page.set_input_files("#upload-input", str(LANDSCAPE_JPEG))
-    item = page.wait_for_selector("li.image-item[data-status=ready]", timeout=120_000)
-    item.click()
-    page.wait_for_selector("#viewer[data-state=ready]", timeout=60_000)
+    with page.expect_response(lambda r: r.url.endswith("/api/images/") and r.request.method == "POST") as upload:
+        page.set_input_files("#upload-input", str(LANDSCAPE_JPEG))
+    image_id = upload.value.json()["id"]  # the shared studio also holds the admin's images of other tests
+    page.wait_for_selector(f"li.image-item[data-image-id='{image_id}'][data-status=ready]", timeout=120_000).click()
+    page.wait_for_selector(f"#viewer[data-image-id='{image_id}'][data-state=ready]", timeout=60_000)
 
     overlay = page.locator("canvas#mask-overlay")
     box = overlay.bounding_box()

@@ -4,7 +4,6 @@ is refused on the upload page with the server's message."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
 import uuid
@@ -20,9 +19,8 @@ TEAM = "zz-quota-e2e"
 
 
 def _manage_shell(studio, code: str) -> None:
-    """Run ``code`` in the studio's own database (its data dir), as an admin with a shell would."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update({"KDSAM_ENV": "development", "KDSAM_DATA_DIR": str(studio.data_dir)})
+    """Run ``code`` on the studio's own database, as an admin with a shell would."""
+    env = {k: v for k, v in studio.env.items() if not k.startswith("PYTEST_")}
     subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO_ROOT, env=env, check=True, timeout=120)
 
 
