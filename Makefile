@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/studio.html frontend/vite.config.ts frontend/package.json -type f 2>/dev/null)
 
-.PHONY: run test lint test-python test-frontend install frontend chromium lock openapi bench clean help
+.PHONY: run test lint test-python test-frontend install frontend chromium nginx lock openapi bench clean help
 
 help:
 	@echo "make run    install into .venv, build the frontend, migrate, start web + worker"
@@ -17,7 +17,7 @@ help:
 run: install frontend
 	$(PY) -m webapp.run
 
-test: lint frontend chromium
+test: lint frontend chromium nginx
 	cd frontend && npm test
 	$(PY) -m pytest
 
@@ -60,6 +60,14 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	  || { echo "Could not install chromium: run 'sudo apt-get install chromium' and retry"; exit 1; }; }
+
+# The load benchmark's anchor and proxy (its smoke test runs it; the studio never needs nginx).
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  echo "Installing Debian's nginx for the load benchmark"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light \
+	    && { service nginx stop >/dev/null 2>&1 || true; }) \
+	  || { echo "Could not install nginx: run 'sudo apt-get install nginx' and retry"; exit 1; }; }
 
 # Regenerate the pinned dependency set from requirements/base.txt + test.txt.
 lock:

@@ -165,13 +165,19 @@ class NginxAnchor:
 
     The same file the product's view sends, with the product's ``Content-Type`` and ``Cache-Control``;
     ``sendfile``, keep-alive, no access log, no gzip (the product compresses nothing either).
+
+    With ``proxy_to`` it is also the studio's TLS-terminating proxy, as deploy/README.md configures one: every
+    other path goes to the studio's web server (keep-alive upstream, ``X-Forwarded-*``), and the studio's
+    ``X-Accel-Redirect`` answers (``KDSAM_FILE_DELIVERY=x-accel-redirect``) are sent from its ``media/`` folder
+    by an ``internal`` location.
     """
 
-    def __init__(self, path: Path, workers: int = 2) -> None:
+    def __init__(self, path: Path, workers: int = 2, proxy_to: LoadStudio | None = None) -> None:
         binary = nginx_binary()
         if binary is None:
             raise FileNotFoundError(NGINX_MISSING)
         self.binary, self.path, self.workers = binary, Path(path).resolve(), workers
+        self.proxy_to = proxy_to
         self.dir = Path(tempfile.mkdtemp(prefix="kdsam-bench-nginx-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/embedding"
@@ -200,9 +206,9 @@ http {{
     keepalive_requests 1000000;
     gzip off;
     server_tokens off;
-    server {{
+{self._upstream()}    server {{
         listen 127.0.0.1:{self.port};
-        location = /embedding {{
+{self._proxy_locations()}        location = /embedding {{
             alias {self.path};
             default_type {EMBEDDING_CONTENT_TYPE};
             types {{ }}
@@ -210,6 +216,30 @@ http {{
         }}
     }}
 }}
+"""
+
+    def _upstream(self) -> str:
+        if self.proxy_to is None:
+            return ""
+        return f"    upstream kdsam_web {{ server 127.0.0.1:{self.proxy_to.port}; keepalive 64; }}\n"
+
+    def _proxy_locations(self) -> str:
+        if self.proxy_to is None:
+            return ""
+        media = self.proxy_to.data_dir / "media"
+        prefix = self.proxy_to.env.get("KDSAM_FILE_DELIVERY_PREFIX", "/_kdsam_files/")
+        return f"""        location / {{
+            proxy_pass http://kdsam_web;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto https;
+        }}
+        location {prefix} {{
+            internal;
+            alias {media}/;
+        }}
 """
 
     def __enter__(self) -> NginxAnchor:

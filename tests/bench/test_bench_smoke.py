@@ -138,3 +138,6 @@ def test_api_load(tmp_path):
     data = _run(api_load, tmp_path, "--duration", "1")
     assert data["levels"][0]["requests"] > 0
     assert data["upload_burst"]["accepted"] == data["upload_burst"]["uploads"]
+    # nginx (make test installs it) served the same file, directly and as the studio's X-Accel-Redirect proxy
+    assert data["headline"]["embedding_vs_nginx"] > 0
+    assert data["headline"]["embedding_vs_nginx_without_proxy"] > 0

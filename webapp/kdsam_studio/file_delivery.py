@@ -3,7 +3,7 @@ moves the bytes (``StudioConfig.file_delivery``).
 
 * ``django``: a :class:`~django.http.FileResponse` streaming the file from storage in chunks (never read whole).
 * ``x-accel-redirect``: an empty response whose ``X-Accel-Redirect`` names ``file_delivery_prefix`` + the
-  storage name; nginx then sends the file from an ``internal`` location (``deploy/nginx.conf``), keeping the
+  storage name; nginx then sends the file from an ``internal`` location (``deploy/README.md``), keeping the
   ``Content-Type``, ``Content-Disposition`` and ``Cache-Control`` set here.
 * ``x-sendfile``: the same with ``X-Sendfile`` and the file's absolute path (Apache mod_xsendfile, lighttpd).
 
