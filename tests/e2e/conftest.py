@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +16,8 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import REPO_ROOT, free_port, start_launcher
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -40,12 +38,6 @@ class Studio:
     data_dir: Path
     #: the studio's environment (its data dir, and its own database under CI): for management commands on it
     env: dict[str, str] = field(default_factory=dict, repr=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _fresh_postgres_database(database_url: str) -> tuple[str, callable]:
@@ -69,7 +61,7 @@ def studio(tmp_path_factory) -> Studio:
     if not (REPO_ROOT / "frontend" / "dist" / "index.html").exists():
         pytest.fail("frontend/dist is missing: `make test` builds it (cd frontend && npm ci && npm run build)")
     data_dir = tmp_path_factory.mktemp("studio-data")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.update(
         {
@@ -86,29 +78,17 @@ def studio(tmp_path_factory) -> Studio:
         env["DATABASE_URL"], drop_database = _fresh_postgres_database(database_url)
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = urlunparse(urlparse(os.environ["REDIS_URL"])._replace(path="/13"))
-    # The studio writes to its own copy of the descriptor; ours is closed once it has started.
-    with open(data_dir / "studio.log", "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.run", "--port", str(port)],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = None
     try:
-        deadline = time.monotonic() + 180
-        while "KD-SAM Studio is running" not in (data_dir / "studio.log").read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the studio did not start:\n" + (data_dir / "studio.log").read_text()[-4000:])
-            time.sleep(0.3)
+        process = start_launcher(["--port", str(port)], env, data_dir, timeout=180)
         yield Studio(f"http://127.0.0.1:{port}", "admin", ADMIN_PASSWORD, data_dir, env)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        if process is not None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
         if drop_database:
             drop_database()
 

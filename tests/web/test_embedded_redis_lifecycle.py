@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,9 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.processes import REPO_ROOT, free_port, start_launcher
 from webapp.kdsam_studio import embedded_redis
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _environment(data_dir: Path) -> dict[str, str]:
@@ -37,12 +35,6 @@ def _redis_servers_of(data_dir: Path) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _manage(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -128,21 +120,9 @@ def test_the_launcher_stops_its_embedded_redis_when_it_exits(tmp_path):
     data_dir.mkdir()
     env = _environment(data_dir)
     env.update({"KDSAM_WEIGHTS_DIR": str(data_dir / "weights"), "KDSAM_ADMIN_PASSWORD": "a-long-password-1"})
-    with open(data_dir / "studio.log", "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.run", "--no-worker", "--port", str(_free_port())],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = None
     try:
-        deadline = time.monotonic() + 240
-        while "KD-SAM Studio is running" not in (data_dir / "studio.log").read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the studio did not start:\n" + (data_dir / "studio.log").read_text()[-4000:])
-            time.sleep(0.3)
+        process = start_launcher(["--no-worker", "--port", str(free_port())], env, data_dir)
         assert len(_redis_servers_of(data_dir)) == 1
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0, (data_dir / "studio.log").read_text()[-4000:]
@@ -151,7 +131,7 @@ def test_the_launcher_stops_its_embedded_redis_when_it_exits(tmp_path):
             time.sleep(0.1)
         assert _redis_servers_of(data_dir) == []
     finally:
-        if process.poll() is None:
+        if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
         embedded_redis.stop(data_dir)

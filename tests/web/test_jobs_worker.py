@@ -8,14 +8,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import REPO_ROOT, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -124,17 +123,6 @@ class Stack:
 
             with psycopg.connect(self.admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_killing_the_worker_mid_job_and_restarting_it_resumes_from_the_checkpoint(tmp_path):

@@ -12,9 +12,7 @@ import io
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,30 +24,13 @@ import pytest
 import requests
 from PIL import Image
 
+from tests.processes import REPO_ROOT, free_port, start_launcher, wait_for
 from webapp.kdsam_studio import embedded_redis
 from webapp.run import Backoff
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "supervision-pw-1"
 #: the sweep's threshold in the launched studio: heartbeat every 1.5 s, sweep every 3 s
 STUCK_TASK_SECONDS = 6
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _png() -> bytes:
@@ -158,7 +139,7 @@ def _log_in(url: str) -> requests.Session:
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("supervised")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "REDIS_URL", "DATABASE_URL"))}
     env.update(
         {
@@ -171,27 +152,13 @@ def studio(tmp_path_factory):
             "PYTHONUNBUFFERED": "1",
         }
     )
-    with open(data_dir / "studio.log", "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.run", "--port", str(port)],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = None
     try:
+        process = start_launcher(["--port", str(port)], env, data_dir)
         url = f"http://127.0.0.1:{port}"
-        wait_for(
-            lambda: "KD-SAM Studio is running" in (data_dir / "studio.log").read_text() or process.poll() is not None,
-            240,
-            "the studio to start",
-            interval=0.3,
-        )
-        assert process.poll() is None, (data_dir / "studio.log").read_text()[-4000:]
         yield Studio(process, url, data_dir, _log_in(url))
     finally:
-        if process.poll() is None:
+        if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=60)

@@ -24,18 +24,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.processes import REPO_ROOT, free_port
 from webapp.kdsam_studio import web_server
 from webapp.kdsam_studio.config import StudioConfig
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 BOUNDARY = "kdsam-test-boundary"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _environment(data_dir: Path, **variables: str) -> dict[str, str]:
@@ -64,7 +58,7 @@ def data_dir(tmp_path_factory) -> Path:
 @contextmanager
 def _server(data_dir: Path, **variables: str) -> Iterator[tuple[int, psutil.Process]]:
     """The web server of ``web_server.command`` in one process (so a stalled process cannot hide behind another)."""
-    port = _free_port()
+    port = free_port()
     log_path = data_dir / f"web-{port}.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
