@@ -107,14 +107,20 @@ def mask_payload(image: dict) -> dict:
     }
 
 
-class Clinician(FastHttpUser):
-    """One clinician: own session, own websocket, own timetable (see the module's docstring)."""
+class _LoadUser(FastHttpUser):
+    """What every simulated user shares: no retries, long timeouts, no think time (the schedule is its own)."""
 
-    concurrency = 6  # a browser's connections per host
+    abstract = True
     network_timeout = 120.0
     connection_timeout = 30.0
     max_retries = 0
     wait_time = constant(0)
+
+
+class Clinician(_LoadUser):
+    """One clinician: own session, own websocket, own timetable (see the module's docstring)."""
+
+    concurrency = 6  # a browser's connections per host
     _numbers = itertools.count()
 
     def on_start(self) -> None:
@@ -264,14 +270,10 @@ class Clinician(FastHttpUser):
         )
 
 
-class Fetcher(FastHttpUser):
+class Fetcher(_LoadUser):
     """Closed loop: one connection asking for ``PLAN["path"]`` again as soon as the previous answer is in."""
 
     concurrency = 1
-    network_timeout = 120.0
-    connection_timeout = 30.0
-    max_retries = 0
-    wait_time = constant(0)
     _numbers = itertools.count()
 
     def on_start(self) -> None:

@@ -98,6 +98,28 @@ def _exit_reason(returncode: int) -> str:
     return f"with status {returncode}"
 
 
+def worker_command(hostname: str, python: str = sys.executable) -> list[str]:
+    """The argv of one single-task Celery worker on both queues, named ``hostname`` (``name@%h``)."""
+    return [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "worker.celery_app",
+        "worker",
+        "--queues",
+        "gpu,cpu",
+        "--pool",
+        "solo",
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        hostname,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
 class Child:
     """One supervised process (the web server or a worker): started again with :class:`Backoff` when it exits."""
 
@@ -287,24 +309,7 @@ def _serve(args: argparse.Namespace, redis_watch: EmbeddedRedisWatch | None = No
     worker_children = [
         Child(
             f"kdsam-{index}",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "worker.celery_app",
-                "worker",
-                "--queues",
-                "gpu,cpu",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                f"kdsam-{index}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            worker_command(f"kdsam-{index}@%h", python),
             worker_env,
         )
         for index in range(1, workers + 1)

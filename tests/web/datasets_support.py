@@ -51,9 +51,10 @@ def generic_files(n: int = 4, *, seed: int | None = None) -> dict[str, bytes]:
     return files
 
 
-def zip_bytes(files: dict[str, bytes], *, symlinks: dict[str, str] | None = None) -> bytes:
+def zip_bytes(files: dict[str, bytes], *, symlinks: dict[str, str] | None = None, deflate: bool = False) -> bytes:
+    """A zip of ``files`` (stored, or deflated with ``deflate``) and of ``symlinks`` (name → target)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED) as archive:
         for name, content in files.items():
             archive.writestr(name, content)
         for name, target in (symlinks or {}).items():

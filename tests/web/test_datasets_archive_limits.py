@@ -3,25 +3,15 @@ once it has arrived and before anything is extracted; the upload itself only nee
 
 from __future__ import annotations
 
-import io
-import zipfile
 from types import SimpleNamespace
 
 import pytest
 
-from tests.web.datasets_support import generic_files, media_files, tar_gz_bytes, upload
+from tests.web.datasets_support import generic_files, media_files, tar_gz_bytes, upload, zip_bytes
 
 pytestmark = pytest.mark.django_db
 
 PADDING = b"\0" * 200_000  # compresses to a few hundred bytes
-
-
-def _deflated_zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 def _free_space(monkeypatch, free: int) -> None:
@@ -42,7 +32,7 @@ def _failed_with(client, upload_id, code):
 
 
 def test_upload_declaring_more_than_the_free_space_fails_with_archive_insufficient_storage(trainer, team, monkeypatch):
-    content = _deflated_zip({**generic_files(2), "data/padding.bin": PADDING})
+    content = zip_bytes({**generic_files(2), "data/padding.bin": PADDING}, deflate=True)
     assert len(content) < 20_000
     _free_space(monkeypatch, 100_000)
     before = media_files()

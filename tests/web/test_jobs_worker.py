@@ -15,6 +15,7 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 
 from tests.processes import REPO_ROOT, wait_for
+from webapp.run import worker_command
 
 pytestmark = pytest.mark.slow
 
@@ -89,24 +90,7 @@ class Stack:
         # The worker writes to its own copy of the descriptor; ours is closed once it has started.
         with open(self.data_dir / log_name, "w") as log:
             return subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "worker.celery_app",
-                    "worker",
-                    "--queues",
-                    "gpu,cpu",
-                    "--pool",
-                    "solo",
-                    "--hostname",
-                    "kdsam-test@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--loglevel",
-                    "INFO",
-                ],
+                worker_command("kdsam-test@%h"),
                 cwd=REPO_ROOT,
                 env=self.env,
                 stdout=log,

@@ -16,6 +16,7 @@ from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 from django.utils import timezone
 
+from tests.web.images_support import image_row
 from webapp.kdsam_studio import stuck_tasks
 
 pytestmark = pytest.mark.django_db
@@ -39,21 +40,9 @@ def queued_tasks(monkeypatch):
 
 
 def make_image(owner, status: str, *, idle: timedelta, task_id: str = "lost-task"):
-    from webapp.registry.services import ensure_active_model_version
     from webapp.segmentation.models import Image
 
-    image = Image.objects.create(
-        owner=owner,
-        file="images/x.png",
-        original_filename="x.png",
-        content_type="image/png",
-        width=4,
-        height=3,
-        sha256="0" * 64,
-        model_version=ensure_active_model_version(),
-        status=status,
-        task_id=task_id,
-    )
+    image = image_row(owner, status=status, task_id=task_id)
     Image.objects.filter(pk=image.pk).update(updated_at=timezone.now() - idle)
     image.refresh_from_db()
     return image

@@ -94,16 +94,6 @@ def _bmp(seed: int, size: int = 300) -> bytes:
     return buffer.getvalue()
 
 
-def _deflated_zip(files: dict[str, bytes]) -> bytes:
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
-
-
 # --------------------------------------------------------------------------- what a team's storage is
 
 
@@ -298,7 +288,7 @@ def test_an_import_that_expands_past_the_quota_fails_and_keeps_nothing(trainer, 
     for i in range(3):
         files[f"data/images/case{i}.bmp"] = _bmp(seed + i)  # 270 KB each, stored as they are
         files[f"data/masks/case{i}.png"] = mask_png(300, 300, seed=seed + i)
-    content = _deflated_zip(files)
+    content = zip_bytes(files, deflate=True)
     assert len(content) < 30_000
     _set_quota(team, len(content) + 10_000)  # room for the archive, not for what it expands to
     before = media_files()

@@ -6,27 +6,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from tests.web.images_support import image_row
 from webapp.kdsam_studio.asgi import application
 from webapp.segmentation.services import notify_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def make_image(user):
-    from webapp.registry.services import ensure_active_model_version
-    from webapp.segmentation.models import Image
-
-    version = ensure_active_model_version()
-    return Image.objects.create(
-        owner=user,
-        file="images/x.png",
-        original_filename="x.png",
-        content_type="image/png",
-        width=4,
-        height=3,
-        sha256="0" * 64,
-        model_version=version,
-    )
 
 
 def connect(user):
@@ -42,7 +26,7 @@ async def test_owner_receives_image_status_events(django_user_model):
     communicator = connect(user)
     connected, _ = await communicator.connect()
     assert connected
-    image = await sync_to_async(make_image)(user)
+    image = await sync_to_async(image_row)(user)
     await sync_to_async(notify_status)(image)
     message = await communicator.receive_json_from(timeout=5)
     assert message["type"] == "image.status"
@@ -55,7 +39,7 @@ async def test_other_users_do_not_receive_the_event(django_user_model):
     other = await sync_to_async(django_user_model.objects.create_user)("ws-b", password="pw-long-enough-2")
     communicator = connect(other)
     assert (await communicator.connect())[0]
-    image = await sync_to_async(make_image)(owner)
+    image = await sync_to_async(image_row)(owner)
     await sync_to_async(notify_status)(image)
     assert await communicator.receive_nothing(timeout=0.5)
     await communicator.disconnect()

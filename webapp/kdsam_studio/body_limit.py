@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from webapp.kdsam_studio.api_errors import ApiError
-from webapp.kdsam_studio.middleware import CONTENT_SECURITY_POLICY
+from webapp.kdsam_studio.middleware import CONTENT_SECURITY_POLICY, CROSS_ORIGIN_ISOLATION
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -69,9 +69,7 @@ class RequestBodyLimit:
             (b"cache-control", b"private, no-store"),
             (b"x-content-type-options", b"nosniff"),
             (b"content-security-policy", csp.encode()),
-            (b"cross-origin-opener-policy", b"same-origin"),
-            (b"cross-origin-embedder-policy", b"require-corp"),
-            (b"cross-origin-resource-policy", b"same-origin"),
+            *((name.lower().encode(), value.encode()) for name, value in CROSS_ORIGIN_ISOLATION.items()),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
