@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -38,7 +39,7 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
 def start_launcher(args: list[str], env: dict[str, str], data_dir: Path, timeout: float = 240) -> subprocess.Popen:
     """``python -m webapp.run *args`` in a session of its own, logging to ``data_dir/studio.log``, once it runs.
 
-    If it exits or does not print its banner within ``timeout`` s, its process group is killed and the test
+    If it exits or does not print its banner within ``timeout`` s, it and everything under it are killed and the test
     fails with the log's tail.
     """
     log_path = data_dir / "studio.log"
@@ -55,9 +56,42 @@ def start_launcher(args: list[str], env: dict[str, str], data_dir: Path, timeout
     deadline = time.monotonic() + timeout
     while RUNNING_BANNER not in log_path.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+            _kill_tree(process)
             pytest.fail("the studio did not start:\n" + log_path.read_text(errors="replace")[-4000:])
         time.sleep(0.3)
     return process
+
+
+def _kill_tree(process: subprocess.Popen, under: list | None = None) -> None:
+    """SIGKILL to ``process``, its group and every process under it (``under``: as listed earlier)."""
+    import psutil
+
+    if under is None:
+        try:
+            under = psutil.Process(process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            under = []
+    for child in under:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def stop_launcher(process: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM to the launcher (it stops its children, each in a process group of its own); past ``timeout`` s,
+    SIGKILL to it and to every process under it, so that nothing it started outlives the test."""
+    import psutil
+
+    if process.poll() is not None:
+        return
+    try:
+        under = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        under = []
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_tree(process, under)

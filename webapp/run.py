@@ -324,8 +324,9 @@ def _serve(args: argparse.Namespace, redis_watch: EmbeddedRedisWatch | None = No
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    # SIGHUP too: the children have process groups of their own, so a closed terminal signals the launcher only
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
 
     exit_code = 0
     assert web.process is not None

@@ -7,8 +7,6 @@ own fresh database; otherwise the embedded defaults (SQLite + embedded Redis) in
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +14,7 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from tests.processes import REPO_ROOT, free_port, start_launcher
+from tests.processes import REPO_ROOT, free_port, start_launcher, stop_launcher
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -84,11 +82,7 @@ def studio(tmp_path_factory) -> Studio:
         yield Studio(f"http://127.0.0.1:{port}", "admin", ADMIN_PASSWORD, data_dir, env)
     finally:
         if process is not None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            stop_launcher(process, timeout=30)
         if drop_database:
             drop_database()
 

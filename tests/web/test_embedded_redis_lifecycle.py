@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.processes import REPO_ROOT, free_port, start_launcher
+from tests.processes import REPO_ROOT, free_port, start_launcher, stop_launcher
 from webapp.kdsam_studio import embedded_redis
 
 
@@ -131,7 +131,6 @@ def test_the_launcher_stops_its_embedded_redis_when_it_exits(tmp_path):
             time.sleep(0.1)
         assert _redis_servers_of(data_dir) == []
     finally:
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        if process is not None:
+            stop_launcher(process)
         embedded_redis.stop(data_dir)

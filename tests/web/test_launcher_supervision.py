@@ -24,7 +24,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.processes import REPO_ROOT, free_port, start_launcher, wait_for
+from tests.processes import REPO_ROOT, free_port, start_launcher, stop_launcher, wait_for
 from webapp.kdsam_studio import embedded_redis
 from webapp.run import Backoff
 
@@ -158,13 +158,8 @@ def studio(tmp_path_factory):
         url = f"http://127.0.0.1:{port}"
         yield Studio(process, url, data_dir, _log_in(url))
     finally:
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        if process is not None:
+            stop_launcher(process)
         embedded_redis.stop(data_dir)  # daemonized: not in the launcher's process group
 
 
@@ -309,3 +304,34 @@ def test_the_systemd_units_restart_the_web_server_and_each_worker_on_their_own(u
 
     assert parser["Service"]["Restart"] == "always"
     assert parser["Unit"]["StartLimitIntervalSec"] == "0"  # never give up on a process that keeps crashing
+
+
+@pytest.mark.slow
+def test_closing_the_terminal_stops_the_launcher_and_everything_it_started(tmp_path):
+    """SIGHUP (the terminal went away) reaches only the launcher: its children are in groups of their own."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "REDIS_URL", "DATABASE_URL"))}
+    env.update({"KDSAM_ENV": "development", "KDSAM_DATA_DIR": str(data_dir), "KDSAM_ADMIN_PASSWORD": PASSWORD})
+    process = start_launcher(["--no-worker", "--port", str(free_port())], env, data_dir)
+    started = psutil.Process(process.pid).children(recursive=True)
+    try:
+        assert started, "the launcher runs the web server"
+
+        process.send_signal(signal.SIGHUP)
+
+        assert process.wait(timeout=60) == 0, studio_log(data_dir)
+        wait_for(
+            lambda: not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
+            30,
+            "the launcher's processes to be gone",
+        )
+    finally:
+        for leftover in [*started, psutil.Process(process.pid) if process.poll() is None else None]:
+            if leftover is not None and leftover.is_running():
+                leftover.kill()
+        embedded_redis.stop(data_dir)
+
+
+def studio_log(data_dir: Path) -> str:
+    return (data_dir / "studio.log").read_text(errors="replace")[-3000:]
