@@ -106,7 +106,7 @@ def test_an_open_socket_is_closed_with_try_again_later_when_redis_dies(path, rea
 
 
 def test_once_redis_is_back_a_new_socket_receives_image_events_again(real_redis, django_user_model):
-    from tests.web.test_websocket import make_image
+    from tests.web.images_support import image_row
     from webapp.segmentation.services import notify_status
 
     async def scenario():
@@ -119,7 +119,7 @@ def test_once_redis_is_back_a_new_socket_receives_image_events_again(real_redis,
         real_redis.restart()
         socket = communicator("/ws/images/", user)
         connected, _ = await socket.connect(timeout=10)
-        image = await sync_to_async(make_image)(user)
+        image = await sync_to_async(image_row)(user)
         await sync_to_async(notify_status)(image)
         message = await socket.receive_json_from(timeout=10)
         await socket.disconnect()
